@@ -1,0 +1,37 @@
+# scimd — see README.md. Every target works on a fresh machine with Go.
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS        := ./...
+
+.PHONY: run build test lint fmt bench clean
+
+## run: serve SCIM on 127.0.0.1:8080 on the embedded SQLite file scimd.db
+run:
+	$(GO) run ./cmd/scimd serve
+
+## build: build bin/scimd
+build:
+	$(GO) build -o bin/scimd ./cmd/scimd
+
+## test: formatting, go vet, staticcheck, then every test with -race.
+## PostgreSQL tests run when TEST_DATABASE_URL is set (SCIMD_REQUIRE_PG=1 makes them mandatory).
+test: lint
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## lint: gofmt, go vet and staticcheck must be clean
+lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+
+## fmt: gofmt every file
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## bench: load-test scimd with scimbench (see docs/performance.md)
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin scimd.db scimd.db-wal scimd.db-shm

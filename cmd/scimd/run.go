@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scimd/scimd/internal/obs"
+	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
+)
+
+const usage = `scimd — a SCIM 2.0 provisioning endpoint for Okta, Entra ID and sync jobs.
+
+Usage:
+  scimd serve [--addr ADDR] [--database-url URL]   serve SCIM on ADDR (default 127.0.0.1:8080)
+  scimd migrate                                     apply database migrations
+  scimd tenant create NAME                          create a tenant; prints its id
+  scimd tenant list                                 list tenants
+  scimd token create --tenant NAME [--owner USERNAME] [--expires 90d]
+                                                    issue a bearer token; prints it alone on stdout
+  scimd token list --tenant NAME                    list a tenant's tokens (never the secrets)
+  scimd token revoke ID                             revoke a token
+
+Every command takes --database-url (env SCIMD_DATABASE_URL; default: the SQLite
+file scimd.db in the working directory; sqlite:///abs/path.db, sqlite://rel/path.db
+or postgres://…). serve also reads SCIMD_ADDR, SCIMD_BASE_URL, SCIMD_LOG_FORMAT
+(text|json), SCIMD_LOG_LEVEL (debug|info|warn|error) and SCIMD_MAX_BODY_BYTES.
+`
+
+// env is the configuration every command shares.
+type env struct {
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+	dbURL  string
+}
+
+// run is the whole program: it parses args, runs one command and returns
+// its error. It reads the environment only through getenv.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	e := &env{getenv: getenv, stdout: stdout, stderr: stderr, dbURL: getenv("SCIMD_DATABASE_URL")}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return e.serve(ctx, rest)
+	case "migrate":
+		return e.migrate(ctx, rest)
+	case "tenant":
+		return e.sub(ctx, "tenant", rest, map[string]func(context.Context, []string) error{
+			"create": e.tenantCreate, "list": e.tenantList,
+		})
+	case "token":
+		return e.sub(ctx, "token", rest, map[string]func(context.Context, []string) error{
+			"create": e.tokenCreate, "list": e.tokenList, "revoke": e.tokenRevoke,
+		})
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func (e *env) sub(ctx context.Context, name string, args []string, cmds map[string]func(context.Context, []string) error) error {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return fmt.Errorf("%s needs a subcommand", name)
+	}
+	f, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprint(e.stderr, usage)
+		return fmt.Errorf("unknown command %q %q", name, args[0])
+	}
+	return f(ctx, args[1:])
+}
+
+// flags returns a flag set that knows --database-url.
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&e.dbURL, "database-url", e.dbURL, "database URL (env SCIMD_DATABASE_URL)")
+	return fs
+}
+
+// parse parses flags that may stand before, between or after the
+// positional arguments, and checks the number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != positional {
+		return nil, fmt.Errorf("%s takes %d argument(s), got %d", fs.Name(), positional, len(pos))
+	}
+	return pos, nil
+}
+
+// open opens and migrates the database.
+func (e *env) open(ctx context.Context) (database, error) {
+	db, err := openDatabase(ctx, e.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating the database: %w", err)
+	}
+	return db, nil
+}
+
+var cliActor = provision.Actor{Name: "cli", Client: "scimd-cli"}
+
+func (e *env) migrate(ctx context.Context, args []string) error {
+	if _, err := parse(e.flags("migrate"), args, 0); err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintln(e.stderr, "migrations applied")
+	return nil
+}
+
+func (e *env) tenantCreate(ctx context.Context, args []string) error {
+	pos, err := parse(e.flags("tenant create"), args, 1)
+	if err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := provision.New(db, nil, nil).CreateTenant(ctx, cliActor, pos[0])
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("a tenant named %q already exists", pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, t.ID)
+	return nil
+}
+
+func (e *env) tenantList(ctx context.Context, args []string) error {
+	if _, err := parse(e.flags("tenant list"), args, 0); err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ts, err := db.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tCREATED")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Name, t.Created.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// tenant looks a tenant up by name, with an error that says what exists.
+func tenant(ctx context.Context, db database, name string) (store.Tenant, error) {
+	if name == "" {
+		return store.Tenant{}, errors.New("--tenant NAME is required")
+	}
+	t, err := db.GetTenantByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, fmt.Errorf("no tenant named %q (scimd tenant list shows them)", name)
+	}
+	return t, err
+}
+
+// parseTTL reads a duration that may also be given in days ("90d").
+func parseTTL(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("--expires %q: use a positive number of days like 90d, or a duration like 12h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		return 0, fmt.Errorf("--expires %q: use a positive number of days like 90d, or a duration like 12h", s)
+	}
+	return dur, nil
+}
+
+func (e *env) tokenCreate(ctx context.Context, args []string) error {
+	fs := e.flags("token create")
+	tenantName := fs.String("tenant", "", "tenant name")
+	owner := fs.String("owner", "", "userName of the admin the token belongs to")
+	expires := fs.String("expires", "", "lifetime, e.g. 90d or 12h (default: never expires)")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	ttl, err := parseTTL(*expires)
+	if err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := tenant(ctx, db, *tenantName)
+	if err != nil {
+		return err
+	}
+	secret, tok, err := provision.New(db, nil, nil).CreateToken(ctx, cliActor, provision.TokenSpec{TenantID: t.ID, OwnerUserName: *owner, TTL: ttl})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, secret)
+	fmt.Fprintf(e.stderr, "token %s for tenant %s created; it is shown only now (only its SHA-256 is stored)\n", tok.ID, t.Name)
+	return nil
+}
+
+func (e *env) tokenList(ctx context.Context, args []string) error {
+	fs := e.flags("token list")
+	tenantName := fs.String("tenant", "", "tenant name")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := tenant(ctx, db, *tenantName)
+	if err != nil {
+		return err
+	}
+	toks, err := db.ListTokens(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tOWNER\tCREATED\tEXPIRES")
+	for _, k := range toks {
+		state := "live"
+		switch {
+		case k.Revoked != nil:
+			state = "revoked"
+		case !k.Live(now):
+			state = "expired"
+		}
+		exp := "never"
+		if k.Expires != nil {
+			exp = k.Expires.Format(time.RFC3339)
+		}
+		owner := "-"
+		if k.OwnerID != "" {
+			owner = k.OwnerID
+			if u, err := db.GetUser(ctx, t.ID, k.OwnerID); err == nil {
+				owner = u.UserName
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, state, owner, k.Created.Format(time.RFC3339), exp)
+	}
+	return tw.Flush()
+}
+
+func (e *env) tokenRevoke(ctx context.Context, args []string) error {
+	pos, err := parse(e.flags("token revoke"), args, 1)
+	if err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	err = provision.New(db, nil, nil).RevokeToken(ctx, cliActor, pos[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no token with id %q (scimd token list --tenant NAME shows them)", pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "token %s revoked\n", pos[0])
+	return nil
+}
+
+func (e *env) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if v := e.getenv("SCIMD_LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return nil, fmt.Errorf("SCIMD_LOG_LEVEL %q: use debug, info, warn or error", v)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f := e.getenv("SCIMD_LOG_FORMAT"); f {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("SCIMD_LOG_FORMAT %q: use text or json", f)
+	}
+}
+
+func (e *env) serve(ctx context.Context, args []string) error {
+	fs := e.flags("serve")
+	addr := e.getenv("SCIMD_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	fs.StringVar(&addr, "addr", addr, "listen address (env SCIMD_ADDR)")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
+	maxBody := int64(scim.DefaultMaxBodyBytes)
+	if v := e.getenv("SCIMD_MAX_BODY_BYTES"); v != "" {
+		if maxBody, err = strconv.ParseInt(v, 10, 64); err != nil || maxBody < 1024 {
+			return fmt.Errorf("SCIMD_MAX_BODY_BYTES %q: use a number of bytes ≥ 1024", v)
+		}
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	base := e.getenv("SCIMD_BASE_URL")
+	printed := base
+	if printed == "" {
+		printed = "http://" + displayAddr(ln.Addr().String()) + "/scim/v2"
+	}
+	svc := provision.New(db, nil, log)
+	if err := e.bootstrap(ctx, db, svc, printed); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler: scim.NewServer(scim.Config{
+			Store: db, Provision: svc, Log: log, Metrics: obs.NewMetrics(), BaseURL: base, MaxBodyBytes: maxBody,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("scimd listening", "addr", "http://"+ln.Addr().String(), "scim", printed)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// displayAddr turns a listen address into one a browser or IdP can reach
+// on this machine.
+func displayAddr(a string) string {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return a
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// bootstrap creates the tenant "default" and its first token when the
+// database has no tenant yet, and prints the token once, framed, to
+// stderr. A replica that loses the race to create it prints nothing.
+func (e *env) bootstrap(ctx context.Context, db database, svc *provision.Service, base string) error {
+	ts, err := db.ListTenants(ctx)
+	if err != nil || len(ts) > 0 {
+		return err
+	}
+	t, err := svc.CreateTenant(ctx, cliActor, "default")
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	secret, _, err := svc.CreateToken(ctx, cliActor, provision.TokenSpec{TenantID: t.ID})
+	if err != nil {
+		return err
+	}
+	line := strings.Repeat("=", 78)
+	fmt.Fprintf(e.stderr, "\n%s\n  scimd: first start — created tenant \"default\" and its first bearer token.\n\n"+
+		"  SCIM base URL:  %s\n  Bearer token:   %s\n\n"+
+		"  Paste both into Okta (Provisioning > Integration: SCIM connector base URL,\n"+
+		"  HTTP Header auth) or Entra ID (Provisioning: Tenant URL, Secret Token).\n"+
+		"  The token is shown only now; only its SHA-256 is stored. More tokens:\n"+
+		"  scimd token create --tenant default\n%s\n\n", line, base, secret, line)
+	return nil
+}

@@ -1,0 +1,52 @@
+package obs
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the series scimd exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// Requests counts HTTP requests by route pattern, method and status.
+	Requests *prometheus.CounterVec
+	// Latency observes request durations in seconds by route and method.
+	Latency *prometheus.HistogramVec
+	// Rewrites counts the IdP quirks the compatibility layer rewrote, by kind.
+	Rewrites *prometheus.CounterVec
+	// Refusals counts policy refusals by rule.
+	Refusals *prometheus.CounterVec
+}
+
+// NewMetrics registers scimd's series, plus the Go runtime and process
+// collectors, in a new registry.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "status"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "scimd_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method"}),
+		Rewrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_compat_rewrites_total", Help: "IdP request shapes rewritten to RFC form, by kind.",
+		}, []string{"kind"}),
+		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_policy_refusals_total", Help: "Changes refused by the lifecycle policy, by rule.",
+		}, []string{"rule"}),
+	}
+	reg.MustRegister(m.Requests, m.Latency, m.Rewrites, m.Refusals,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

@@ -1,0 +1,95 @@
+package scim
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/policy"
+	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/schemas"
+	"github.com/scimd/scimd/store"
+)
+
+// apiError is an error the handlers raise themselves, already in SCIM terms.
+type apiError struct {
+	Status   int
+	ScimType string
+	Detail   string
+}
+
+func (e *apiError) Error() string { return e.Detail }
+
+func errorf(status int, scimType, format string, args ...any) *apiError {
+	return &apiError{Status: status, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
+}
+
+// errorBody is the RFC 7644 §3.12 error response; status is a string.
+type errorBody struct {
+	Schemas  []string `json:"schemas"`
+	Status   string   `json:"status"`
+	ScimType string   `json:"scimType,omitempty"`
+	Detail   string   `json:"detail,omitempty"`
+}
+
+// classify is THE table: it turns any error into the SCIM error the client
+// sees. Errors it does not know are internal: the client gets a generic 500
+// and the error is logged with the request id, never shown.
+func classify(err error) (e apiError, internal bool) {
+	var (
+		ae  *apiError
+		se  *schemas.Error
+		pv  *policy.Violation
+		ce  *store.ConflictError
+		ue  *store.UnsupportedError
+		mm  *provision.MissingMembersError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return *ae, false
+	case errors.As(err, &se):
+		return apiError{http.StatusBadRequest, se.ScimType, se.Detail}, false
+	case errors.As(err, &pv):
+		return apiError{http.StatusForbidden, "", pv.Error()}, false
+	case errors.As(err, &ce):
+		return apiError{http.StatusConflict, schemas.Uniqueness, fmt.Sprintf("%s is already taken in this tenant", ce.Attr)}, false
+	case errors.Is(err, store.ErrConflict):
+		return apiError{http.StatusConflict, schemas.Uniqueness, "a unique attribute is already taken in this tenant"}, false
+	case errors.As(err, &ue):
+		return apiError{http.StatusBadRequest, schemas.InvalidFilter, ue.What}, false
+	case errors.As(err, &mm):
+		return apiError{http.StatusBadRequest, schemas.InvalidValue, fmt.Sprintf("members %q are not users of this tenant", mm.IDs)}, false
+	case errors.Is(err, store.ErrNotFound):
+		return apiError{http.StatusNotFound, "", "resource not found"}, false
+	case errors.Is(err, store.ErrPrecondition):
+		return apiError{http.StatusPreconditionFailed, "", "the resource has changed: If-Match does not match its current version"}, false
+	case errors.Is(err, auth.ErrUnauthorized):
+		return apiError{http.StatusUnauthorized, "", "a valid bearer token is required (Authorization: Bearer scimd_…)"}, false
+	case errors.As(err, &mbe):
+		return apiError{http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)}, false
+	}
+	return apiError{http.StatusInternalServerError, "", "internal error"}, true
+}
+
+// writeError answers with the SCIM error for err.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, internal := classify(err)
+	rid := requestID(r.Context())
+	if internal {
+		s.log.ErrorContext(r.Context(), "internal error", "request_id", rid, "method", r.Method, "path", r.URL.Path, "err", err)
+		e.Detail = "internal error; request id " + rid
+	}
+	var pv *policy.Violation
+	if errors.As(err, &pv) {
+		s.metrics.Refusals.WithLabelValues(pv.Rule).Inc()
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
+	}
+	writeJSON(w, e.Status, errorBody{
+		Schemas: []string{schemas.ErrorURN}, Status: strconv.Itoa(e.Status), ScimType: e.ScimType, Detail: e.Detail,
+	})
+}

@@ -1,0 +1,324 @@
+package scim
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/scimd/scimd/schemas"
+	"github.com/scimd/scimd/store"
+)
+
+// filterable lists, per resource type, the attributes (catalogue paths) a
+// filter may name; the store compiles exactly these.
+var filterable = map[*schemas.ResourceType]map[string]bool{
+	schemas.User: set("id", "userName", "externalId", "displayName", "name.givenName", "name.familyName",
+		"active", "roles.value", "meta.created", "meta.lastModified", "emails.value", "emails.type", "emails.primary"),
+	schemas.Group: set("id", "displayName", "externalId", "meta.created", "meta.lastModified", "members.value"),
+}
+
+func set(xs ...string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+// valuePath is a bracketed value filter cut out of the filter text before
+// parsing (filter-parser handles neither more than two terms inside
+// brackets nor a sub-attribute after them).
+type valuePath struct {
+	attr  string // the attribute path before '['
+	inner string // the filter text inside the brackets
+}
+
+// parseFilter turns filter text into a store.Filter for resource type rt.
+// Any problem is a *schemas.Error of type invalidFilter whose detail a
+// person can act on.
+func parseFilter(rt *schemas.ResourceType, text string) (store.Filter, error) {
+	if len(text) > MaxFilterLength {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter is %d characters long; the limit is %d", len(text), MaxFilterLength)
+	}
+	text, vps, err := cutValuePaths(text)
+	if err != nil {
+		return nil, err
+	}
+	expr, err := filter.ParseFilter([]byte(text))
+	if err != nil {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): %s", text)
+	}
+	c := &filterCompiler{rt: rt, vps: vps}
+	return c.compile(expr, nil)
+}
+
+// cutValuePaths replaces every "attr[inner]" in text with a placeholder
+// attribute name ("attr[inner]" → "vpN pr", "attr[inner].sub" → "vpN.sub").
+func cutValuePaths(text string) (string, map[string]valuePath, error) {
+	if !strings.Contains(text, "[") {
+		return text, nil, nil
+	}
+	vps := map[string]valuePath{}
+	var b strings.Builder
+	inStr := false
+	last := 0 // text[last:] has not been copied yet
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if inStr {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+			continue
+		}
+		if c == '"' {
+			inStr = true
+			continue
+		}
+		if c == ']' {
+			return "", nil, schemas.Errorf(schemas.InvalidFilter, "the filter has a ']' without '['")
+		}
+		if c != '[' {
+			continue
+		}
+		start := i
+		for start > last && isPathChar(text[start-1]) {
+			start--
+		}
+		if start == i {
+			return "", nil, schemas.Errorf(schemas.InvalidFilter, "the filter has a '[' without an attribute before it")
+		}
+		end := closingBracket(text, i+1)
+		if end < 0 {
+			return "", nil, schemas.Errorf(schemas.InvalidFilter, "the filter has a '[' without a matching ']'")
+		}
+		name := placeholder(text, len(vps))
+		vps[name] = valuePath{attr: text[start:i], inner: text[i+1 : end]}
+		b.WriteString(text[last:start])
+		b.WriteString(name)
+		if end+1 >= len(text) || text[end+1] != '.' {
+			// A bare "attr[…]" is a filter of its own; "attr[…].sub op
+			// value" keeps its sub-attribute and comparison as they are.
+			b.WriteString(" pr")
+		}
+		last = end + 1
+		i = end
+	}
+	if inStr {
+		return "", nil, schemas.Errorf(schemas.InvalidFilter, "the filter has an unterminated string")
+	}
+	b.WriteString(text[last:])
+	return b.String(), vps, nil
+}
+
+func isPathChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == ':' || c == '_' || c == '-' || c == '$'
+}
+
+// closingBracket returns the index of the ']' closing a bracket whose
+// content starts at i, skipping strings; nested '[' is an error (-1).
+func closingBracket(text string, i int) int {
+	inStr := false
+	for ; i < len(text); i++ {
+		switch c := text[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case !inStr && c == '[':
+			return -1
+		case !inStr && c == ']':
+			return i
+		}
+	}
+	return -1
+}
+
+// placeholder returns an attribute name that does not occur in text.
+func placeholder(text string, n int) string {
+	for k := n; ; k++ {
+		name := fmt.Sprintf("vpx%d", k)
+		if !strings.Contains(text, name) {
+			return name
+		}
+	}
+}
+
+type filterCompiler struct {
+	rt  *schemas.ResourceType
+	vps map[string]valuePath
+}
+
+// compile turns a parsed expression into a store.Filter. parent is the
+// multi-valued attribute whose value filter is being compiled, or nil.
+func (c *filterCompiler) compile(e filter.Expression, parent *schemas.Attr) (store.Filter, error) {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		l, err := c.compile(e.Left, parent)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.compile(e.Right, parent)
+		if err != nil {
+			return nil, err
+		}
+		if e.Operator == filter.OR {
+			return flatten[store.Or](l, r), nil
+		}
+		return flatten[store.And](l, r), nil
+	case *filter.NotExpression:
+		t, err := c.compile(e.Expression, parent)
+		if err != nil {
+			return nil, err
+		}
+		return store.Not{Term: t}, nil
+	case *filter.AttributeExpression:
+		return c.compare(e, parent)
+	}
+	return nil, schemas.Errorf(schemas.InvalidFilter, "the filter has an expression scimd does not support")
+}
+
+func flatten[T store.And | store.Or](l, r store.Filter) store.Filter {
+	var out T
+	for _, f := range []store.Filter{l, r} {
+		if same, ok := f.(T); ok {
+			out = append(out, same...)
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (c *filterCompiler) compare(e *filter.AttributeExpression, parent *schemas.Attr) (store.Filter, error) {
+	p := e.AttributePath
+	if vp, ok := c.vps[p.AttributeName]; ok && p.URIPrefix == nil && parent == nil {
+		return c.valuePath(vp, p.SubAttribute, e)
+	}
+	var attr *schemas.Attr
+	var ok bool
+	name := p.String()
+	if parent != nil {
+		if p.URIPrefix == nil && p.SubAttribute == nil {
+			attr, ok = parent.SubAttr(p.AttributeName)
+		}
+		name = parent.Name + "." + name
+	} else {
+		attr, ok = c.rt.Lookup(name)
+	}
+	if !ok {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "%s has no attribute %q", c.rt.Name, name)
+	}
+	if parent == nil && attr.MultiValued && attr.Type == schemas.TypeComplex {
+		// "emails eq x" / "emails pr" mean the value sub-attribute.
+		sub, ok := attr.SubAttr("value")
+		if !ok {
+			return nil, schemas.Errorf(schemas.InvalidFilter, "filtering on %s needs a sub-attribute", attr.Path)
+		}
+		attr = sub
+	}
+	cmp, err := c.cmp(attr, e.Operator, e.CompareValue)
+	if err != nil {
+		return nil, err
+	}
+	if parent == nil && attr.Parent != nil && attr.Parent.MultiValued {
+		return store.ValuePath{Attr: attr.Parent.Path, Filter: cmp}, nil
+	}
+	return cmp, nil
+}
+
+// valuePath compiles "attr[inner]" (sub == nil, op pr) or
+// "attr[inner].sub op value".
+func (c *filterCompiler) valuePath(vp valuePath, sub *string, e *filter.AttributeExpression) (store.Filter, error) {
+	attr, ok := c.rt.Lookup(vp.attr)
+	if !ok || !attr.MultiValued || attr.Type != schemas.TypeComplex {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "%s is not a multi-valued complex attribute of %s, so it takes no [filter]", vp.attr, c.rt.Name)
+	}
+	inner, err := filter.ParseFilter([]byte(vp.inner))
+	if err != nil {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the value filter %s[%s] is not valid SCIM filter syntax", vp.attr, vp.inner)
+	}
+	f, err := c.compile(inner, attr)
+	if err != nil {
+		return nil, err
+	}
+	if sub != nil {
+		sa, ok := attr.SubAttr(*sub)
+		if !ok {
+			return nil, schemas.Errorf(schemas.InvalidFilter, "%s has no sub-attribute %q", attr.Path, *sub)
+		}
+		cmp, err := c.cmp(sa, e.Operator, e.CompareValue)
+		if err != nil {
+			return nil, err
+		}
+		f = flatten[store.And](f, cmp)
+	} else if e.Operator != filter.PR {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "a value filter %s[…] cannot be compared without a sub-attribute", attr.Path)
+	}
+	return store.ValuePath{Attr: attr.Path, Filter: f}, nil
+}
+
+// cmp types the comparison value by the attribute's type.
+func (c *filterCompiler) cmp(a *schemas.Attr, op filter.CompareOperator, v any) (store.Filter, error) {
+	if !filterable[c.rt][a.Path] {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "filtering on %s is not supported", a.Path)
+	}
+	o := store.Op(strings.ToLower(string(op)))
+	out := store.Cmp{Attr: a.Path, Op: o, CaseExact: a.CaseExact}
+	if o == store.OpPr {
+		return out, nil
+	}
+	bad := func() error {
+		return schemas.Errorf(schemas.InvalidFilter, "%s %s needs a %s value, not %v", a.Path, o, a.Type, v)
+	}
+	switch a.Type {
+	case schemas.TypeString, schemas.TypeReference:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad()
+		}
+		out.Value = unescape(s)
+	case schemas.TypeBoolean:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, bad()
+		}
+		if o != store.OpEq && o != store.OpNe {
+			return nil, schemas.Errorf(schemas.InvalidFilter, "%s is a boolean; only eq, ne and pr apply", a.Path)
+		}
+		out.Value = b
+	case schemas.TypeDateTime:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad()
+		}
+		t, err := time.Parse(time.RFC3339Nano, unescape(s))
+		if err != nil {
+			return nil, schemas.Errorf(schemas.InvalidFilter, "%s needs an RFC 3339 date-time such as 2026-01-02T15:04:05Z, not %q", a.Path, s)
+		}
+		if o == store.OpCo || o == store.OpSw || o == store.OpEw {
+			return nil, schemas.Errorf(schemas.InvalidFilter, "%s is a date-time; co, sw and ew do not apply", a.Path)
+		}
+		out.Value = t.UTC()
+	default:
+		return nil, schemas.Errorf(schemas.InvalidFilter, "filtering on %s is not supported", a.Path)
+	}
+	return out, nil
+}
+
+// unescape decodes JSON string escapes that filter-parser leaves in place
+// ("a\"b" stays a\"b). A string that is not valid JSON text stays as it is.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var out string
+	if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
+		return s
+	}
+	return out
+}

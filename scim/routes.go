@@ -1,0 +1,133 @@
+package scim
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/scimd/scimd/internal/obs"
+	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/store"
+)
+
+// Config is what the protocol layer needs.
+type Config struct {
+	Store     store.Store
+	Provision *provision.Service
+	Log       *slog.Logger
+	Metrics   *obs.Metrics
+	// BaseURL is the public URL of the SCIM root, e.g.
+	// "https://scim.example.com/scim/v2"; empty derives it from each request.
+	BaseURL string
+	// MaxBodyBytes caps request bodies (advertised as bulk.maxPayloadSize).
+	MaxBodyBytes int64
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Limits advertised in /ServiceProviderConfig and enforced.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	MaxCount            = 1000 // filter.maxResults: the largest page
+	DefaultCount        = 100
+	MaxFilterLength     = 4096
+)
+
+type server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *obs.Metrics
+}
+
+// NewServer returns scimd's HTTP handler: /healthz, /readyz, /metrics and
+// the SCIM API under /scim/v2.
+func NewServer(cfg Config) http.Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = obs.NewMetrics()
+	}
+	s := &server{cfg: cfg, log: cfg.Log, metrics: cfg.Metrics}
+
+	r := chi.NewRouter()
+	r.Use(withRequestID, s.observe, s.limitBody)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "", "%s is not allowed on %s", r.Method, r.URL.Path))
+	})
+
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	r.Get("/readyz", s.ready)
+	r.Handle("/metrics", cfg.Metrics.Handler())
+
+	r.Route("/scim/v2", func(r chi.Router) {
+		r.Use(middleware.StripSlashes)
+		// Discovery documents hold no tenant data (RFC 7644 §4 lets them be
+		// public), so validators can read them before a token is set up.
+		r.Get("/ServiceProviderConfig", s.serviceProviderConfig)
+		r.Get("/ResourceTypes", s.resourceTypes)
+		r.Get("/ResourceTypes/{name}", s.resourceType)
+		r.Get("/Schemas", s.schemaList)
+		r.Get("/Schemas/{urn}", s.schema)
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/Users", s.listUsers)
+			r.Post("/Users", s.createUser)
+			r.Get("/Users/{id}", s.getUser)
+			r.Put("/Users/{id}", s.replaceUser)
+			r.Patch("/Users/{id}", s.patchUser)
+			r.Delete("/Users/{id}", s.deleteUser)
+
+			r.Get("/Groups", s.listGroups)
+			r.Post("/Groups", s.createGroup)
+			r.Get("/Groups/{id}", s.getGroup)
+			r.Put("/Groups/{id}", s.replaceGroup)
+			r.Patch("/Groups/{id}", s.patchGroup)
+			r.Delete("/Groups/{id}", s.deleteGroup)
+		})
+	})
+	return r
+}
+
+// ready answers 200 when the database answers within two seconds.
+func (s *server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness check failed", "request_id", requestID(ctx), "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unreachable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// baseURL is the absolute URL of the SCIM root for this request.
+func (s *server) baseURL(r *http.Request) string {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/scim/v2"
+}

@@ -1,0 +1,257 @@
+package scim
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/schemas"
+	"github.com/scimd/scimd/scim/patch"
+	"github.com/scimd/scimd/store"
+)
+
+// opts are the input-reading options: lenient towards the known IdP shapes,
+// counting every rewrite.
+func (s *server) opts() schemas.Options {
+	return schemas.Options{Lenient: true, Rewrote: func(kind string) { s.metrics.Rewrites.WithLabelValues(kind).Inc() }}
+}
+
+// actor describes the caller of a request for the provision service.
+func actor(r *http.Request) provision.Actor {
+	p := principal(r.Context())
+	return provision.Actor{TenantID: p.TenantID, TokenID: p.TokenID, OwnerID: p.OwnerID, Name: "token:" + p.TokenID,
+		RequestID: requestID(r.Context()), Client: r.UserAgent()}
+}
+
+// readResource reads a POST or PUT body into the canonical document of rt
+// and checks its required attributes.
+func (s *server) readResource(r *http.Request, rt *schemas.ResourceType) (map[string]any, error) {
+	body, err := readJSON(r)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := schemas.Normalize(rt, body, s.opts())
+	if err != nil {
+		return nil, err
+	}
+	if missing := schemas.MissingRequired(rt, doc); len(missing) > 0 {
+		return nil, schemas.Errorf(schemas.InvalidValue, "%s is required", missing[0])
+	}
+	return doc, nil
+}
+
+// takePassword removes a password from the document and returns its hash
+// ("" when the document has none).
+func takePassword(doc map[string]any) (string, error) {
+	pw := str(doc["password"])
+	delete(doc, "password")
+	if pw == "" {
+		return "", nil
+	}
+	return auth.HashPassword(pw)
+}
+
+func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
+	doc, err := s.readResource(r, schemas.User)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u := store.User{Active: true}
+	if u.PasswordHash, err = takePassword(doc); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := userColumns(&u, doc); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u.Doc = encodeDoc(doc)
+	created, err := s.cfg.Provision.CreateUser(r.Context(), actor(r), u)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeUser(w, r, &created, nil, http.StatusCreated)
+}
+
+func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
+	p := principal(r.Context())
+	u, err := s.cfg.Store.GetUser(r.Context(), p.TenantID, chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if v, ok := parseETag(inm); ok && (v == nil || *v == u.Version) {
+			w.Header().Set("ETag", etag(u.Version))
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	s.writeUser(w, r, &u, nil, http.StatusOK)
+}
+
+// writeUser renders a user with its groups, applies the request's
+// projection and answers with status (201 adds Location).
+func (s *server) writeUser(w http.ResponseWriter, r *http.Request, u *store.User, groups []store.GroupRef, status int) {
+	proj := readProjection(r)
+	if groups == nil && !proj.excludes("groups") {
+		gm, err := s.cfg.Store.UserGroups(r.Context(), u.TenantID, []string{u.ID})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		groups = gm[u.ID]
+	}
+	base := s.baseURL(r)
+	doc, err := renderUser(u, groups, base)
+	if err == nil {
+		doc, err = proj.apply(schemas.User, doc)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(u.Version))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", base+"/Users/"+u.ID)
+	}
+	writeJSON(w, status, doc)
+}
+
+func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
+	lp, err := readListParams(r, schemas.User)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := principal(r.Context())
+	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, lp.query)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var groups map[string][]store.GroupRef
+	if len(page.Users) > 0 && !lp.projection.excludes("groups") {
+		ids := make([]string, len(page.Users))
+		for i := range page.Users {
+			ids[i] = page.Users[i].ID
+		}
+		if groups, err = s.cfg.Store.UserGroups(r.Context(), p.TenantID, ids); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	base := s.baseURL(r)
+	res := make([]any, 0, len(page.Users))
+	for i := range page.Users {
+		doc, err := renderUser(&page.Users[i], groups[page.Users[i].ID], base)
+		if err == nil {
+			doc, err = lp.projection.apply(schemas.User, doc)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		res = append(res, doc)
+	}
+	writeList(w, page.Total, lp.startIndex, res)
+}
+
+func (s *server) replaceUser(w http.ResponseWriter, r *http.Request) {
+	version, err := ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.readResource(r, schemas.User)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hash, err := takePassword(doc)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	u, err := s.cfg.Provision.UpdateUser(r.Context(), actor(r), id, version, "user.replace", func(u *store.User) error {
+		// A PUT that does not mention roles or active keeps them: many IdPs
+		// never send roles, and a full replace must not demote or
+		// deactivate by omission. The password is write-only: kept unless sent.
+		if hash != "" {
+			u.PasswordHash = hash
+		}
+		if err := userColumns(u, doc); err != nil {
+			return err
+		}
+		u.Doc = encodeDoc(doc)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeUser(w, r, &u, nil, http.StatusOK)
+}
+
+func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
+	version, err := ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ops, err := patch.Decode(body, s.opts())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	u, err := s.cfg.Provision.UpdateUser(r.Context(), actor(r), id, version, "user.patch", func(u *store.User) error {
+		doc, err := decodeDoc(u.Doc)
+		if err != nil {
+			return err
+		}
+		if _, err := patch.Apply(schemas.User, u.ID, doc, ops, s.opts()); err != nil {
+			return err
+		}
+		hash, err := takePassword(doc)
+		if err != nil {
+			return err
+		}
+		if hash != "" {
+			u.PasswordHash = hash
+		}
+		if err := userColumns(u, doc); err != nil {
+			return err
+		}
+		u.Doc = encodeDoc(doc)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeUser(w, r, &u, nil, http.StatusOK)
+}
+
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	version, err := ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.cfg.Provision.DeleteUser(r.Context(), actor(r), chi.URLParam(r, "id"), version); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,10 @@
+// Package store is the storage contract of scimd: the model types, the
+// Store and Tx interfaces, the filter and query types the SCIM layer hands
+// to a backend, and the sentinel errors every backend returns.
+//
+// Backends live in store/sqlite and store/postgres; both pass the one
+// conformance suite in store/storetest. Every method is scoped by tenant:
+// no call reads or writes rows of a tenant other than the one it names.
+// Case folding for caseExact=false attributes is done in Go by Fold, so both
+// databases agree on which strings are equal.
+package store

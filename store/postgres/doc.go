@@ -1,0 +1,28 @@
+// Package postgres is the PostgreSQL backend of the scimd storage contract
+// (package store), built on sqlx and lib/pq.
+//
+// The schema lives in embedded goose migrations (migrations/*.sql) that
+// Migrate applies under a PostgreSQL advisory-lock session locker, so any
+// number of replicas may migrate one database at once; Open never migrates.
+// The SQL is written for PostgreSQL and stays within what Citus and
+// CockroachDB support: tenant_id leads every key, ids are caller-generated
+// UUIDs, there are no sequences and no advisory locks outside migrations.
+//
+// Case-insensitive matching compares the *_key columns, which hold
+// store.Fold of their value computed in Go; text that is compared or sorted
+// is stored with COLLATE "C", so every order is byte order, the same as Go
+// and SQLite. Empty strings are stored as NULL (absent). Filters are
+// compiled to SQL with bound parameters only (filter.go).
+//
+// Uniqueness is enforced by unique indexes alone: SQLSTATE 23505 is mapped
+// by constraint name to *store.ConflictError. Write transactions run at
+// READ COMMITTED; LockUser and LockGroup take row locks with SELECT … FOR
+// UPDATE and versioned updates are conditional on the expected version.
+// After any error inside Store.Update the PostgreSQL transaction is aborted,
+// so the function given to Update must return that error rather than go on
+// using the Tx.
+//
+// Every session runs with a statement timeout (30s unless the connection
+// URL sets statement_timeout) and TimeZone UTC; every query takes the
+// caller's context, so cancellation reaches the server.
+package postgres

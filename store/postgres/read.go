@@ -1,0 +1,493 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/scimd/scimd/store"
+)
+
+// reader implements store.Reader on a pool (Store) or a transaction (txn).
+type reader struct {
+	q sqlx.ExtContext
+}
+
+// --- tenants and tokens ---
+
+const tenantCols = `id, name, policy, created`
+
+func scanTenant(sc interface{ Scan(...any) error }) (store.Tenant, error) {
+	var t store.Tenant
+	var policy []byte
+	if err := sc.Scan(&t.ID, &t.Name, &policy, &t.Created); err != nil {
+		return store.Tenant{}, err
+	}
+	t.Policy = compactJSON(policy)
+	t.Created = t.Created.UTC()
+	return t, nil
+}
+
+// GetTenant returns the tenant with the given id, or store.ErrNotFound
+// (malformed ids included); other errors are the driver's.
+func (r reader) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
+	if !parseID(id) {
+		return store.Tenant{}, store.ErrNotFound
+	}
+	row := r.q.QueryRowxContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id)
+	return oneRow(scanTenant(row))
+}
+
+// GetTenantByName returns the tenant with the given name, or
+// store.ErrNotFound; other errors are the driver's.
+func (r reader) GetTenantByName(ctx context.Context, name string) (store.Tenant, error) {
+	row := r.q.QueryRowxContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE name = $1`, name)
+	return oneRow(scanTenant(row))
+}
+
+// ListTenants returns every tenant ordered by name (byte order); errors are
+// the driver's.
+func (r reader) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	rows, err := r.q.QueryxContext(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY name, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+const tokenCols = `id, tenant_id, hash, owner_id, created, expires, revoked`
+
+func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
+	var t store.Token
+	var owner sql.NullString
+	var expires, revoked sql.NullTime
+	if err := sc.Scan(&t.ID, &t.TenantID, &t.Hash, &owner, &t.Created, &expires, &revoked); err != nil {
+		return store.Token{}, err
+	}
+	t.OwnerID = owner.String
+	t.Created = t.Created.UTC()
+	t.Expires = timePtr(expires)
+	t.Revoked = timePtr(revoked)
+	return t, nil
+}
+
+// TokenByHash returns the token whose SHA-256 hash is hash, whatever its
+// state, or store.ErrNotFound; other errors are the driver's.
+func (r reader) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	row := r.q.QueryRowxContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash)
+	return oneRow(scanToken(row))
+}
+
+// ListTokens returns the tokens of a tenant ordered by creation time, then
+// id (none for a malformed tenant id); errors are the driver's.
+func (r reader) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
+	if !parseID(tenantID) {
+		return nil, nil
+	}
+	rows, err := r.q.QueryxContext(ctx,
+		`SELECT `+tokenCols+` FROM tokens WHERE tenant_id = $1 ORDER BY created, id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// UserOwnsLiveToken reports whether a token of the tenant owned by the user
+// is neither revoked nor expired at now (false for malformed ids); errors are
+// the driver's.
+func (r reader) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, now time.Time) (bool, error) {
+	if !parseID(tenantID) || !parseID(userID) {
+		return false, nil
+	}
+	var live bool
+	err := r.q.QueryRowxContext(ctx, `SELECT EXISTS (
+		SELECT 1 FROM tokens
+		WHERE tenant_id = $1 AND owner_id = $2 AND revoked IS NULL AND (expires IS NULL OR expires > $3))`,
+		tenantID, userID, now).Scan(&live)
+	return live, err
+}
+
+// --- users ---
+
+// userCols lists the user columns read from the relation named alias.
+func userCols(alias string) string {
+	cols := []string{"tenant_id", "id", "user_name", "external_id", "active", "display_name",
+		"given_name", "family_name", "role", "state", "deactivated_at", "password_hash", "doc",
+		"version", "created", "modified"}
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// emailsOf is a scalar subquery that returns the emails of the user row
+// named alias as a JSON array, in their stored order (NULL for none).
+func emailsOf(alias string) string {
+	return `(SELECT json_agg(json_build_object('v', e.value, 't', e.type, 'p', e.is_primary) ORDER BY e.ord)` +
+		` FROM user_emails e WHERE e.tenant_id = ` + alias + `.tenant_id AND e.user_id = ` + alias + `.id)`
+}
+
+// userRow holds one scanned user; every column is nullable so that the
+// empty side of an outer join scans too.
+type userRow struct {
+	tenantID, id                                 sql.NullString
+	userName, externalID, displayName, givenName sql.NullString
+	familyName, role, state, passwordHash        sql.NullString
+	active                                       sql.NullBool
+	deactivatedAt, created, modified             sql.NullTime
+	doc, emails                                  []byte
+	version                                      sql.NullInt64
+}
+
+func (u *userRow) dest() []any {
+	return []any{&u.tenantID, &u.id, &u.userName, &u.externalID, &u.active, &u.displayName,
+		&u.givenName, &u.familyName, &u.role, &u.state, &u.deactivatedAt, &u.passwordHash, &u.doc,
+		&u.version, &u.created, &u.modified, &u.emails}
+}
+
+type emailJSON struct {
+	V string `json:"v"`
+	T string `json:"t"`
+	P bool   `json:"p"`
+}
+
+func (u *userRow) user() (store.User, error) {
+	out := store.User{
+		TenantID:      u.tenantID.String,
+		ID:            u.id.String,
+		UserName:      u.userName.String,
+		ExternalID:    u.externalID.String,
+		Active:        u.active.Bool,
+		DisplayName:   u.displayName.String,
+		GivenName:     u.givenName.String,
+		FamilyName:    u.familyName.String,
+		Role:          u.role.String,
+		State:         store.UserState(u.state.String),
+		DeactivatedAt: timePtr(u.deactivatedAt),
+		PasswordHash:  u.passwordHash.String,
+		Doc:           compactJSON(u.doc),
+		Version:       u.version.Int64,
+		Created:       u.created.Time.UTC(),
+		Modified:      u.modified.Time.UTC(),
+	}
+	if len(u.emails) > 0 {
+		var es []emailJSON
+		if err := json.Unmarshal(u.emails, &es); err != nil {
+			return store.User{}, fmt.Errorf("postgres: decode emails: %w", err)
+		}
+		out.Emails = make([]store.Email, len(es))
+		for i, e := range es {
+			out.Emails[i] = store.Email{Value: e.V, Type: e.T, Primary: e.P}
+		}
+	}
+	return out, nil
+}
+
+// getUser reads one live user by id; suffix is appended to the query (FOR
+// UPDATE for LockUser).
+func (r reader) getUser(ctx context.Context, tenantID, id, suffix string) (store.User, error) {
+	if !parseID(tenantID) || !parseID(id) {
+		return store.User{}, store.ErrNotFound
+	}
+	var row userRow
+	err := r.q.QueryRowxContext(ctx, `SELECT `+userCols("u")+`, `+emailsOf("u")+
+		` FROM users u WHERE u.tenant_id = $1 AND u.id = $2 AND u.state <> 'deleted'`+suffix,
+		tenantID, id).Scan(row.dest()...)
+	if err != nil {
+		return oneRow(store.User{}, err)
+	}
+	return row.user()
+}
+
+// GetUser returns a live user, or store.ErrNotFound (malformed ids
+// included); other errors are the driver's.
+func (r reader) GetUser(ctx context.Context, tenantID, id string) (store.User, error) {
+	return r.getUser(ctx, tenantID, id, "")
+}
+
+// GetUserByUserName returns the live user whose userName folds to the same
+// key as userName, or store.ErrNotFound; other errors are the driver's.
+func (r reader) GetUserByUserName(ctx context.Context, tenantID, userName string) (store.User, error) {
+	if !parseID(tenantID) || userName == "" {
+		return store.User{}, store.ErrNotFound
+	}
+	var row userRow
+	err := r.q.QueryRowxContext(ctx, `SELECT `+userCols("u")+`, `+emailsOf("u")+
+		` FROM users u WHERE u.tenant_id = $1 AND u.user_name_key = $2 AND u.state <> 'deleted'`,
+		tenantID, store.Fold(userName)).Scan(row.dest()...)
+	if err != nil {
+		return oneRow(store.User{}, err)
+	}
+	return row.user()
+}
+
+// ListUsers returns one page of live users matching q and the number of all
+// matches, in one statement (one snapshot). A filter or sort the compiler
+// cannot handle is a *store.UnsupportedError; other errors are the driver's.
+func (r reader) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {
+	where, args, err := compileFilter(&userResource, q.Filter, []any{tenantID})
+	if err != nil {
+		return store.UserPage{}, err
+	}
+	order, err := sortOrder(&userResource, q)
+	if err != nil {
+		return store.UserPage{}, err
+	}
+	if !parseID(tenantID) {
+		return store.UserPage{}, nil
+	}
+	match := `FROM users u WHERE u.tenant_id = $1 AND u.state <> 'deleted' AND (` + where + `)`
+	if q.Limit <= 0 {
+		var page store.UserPage
+		err := r.q.QueryRowxContext(ctx, `SELECT count(*) `+match, args...).Scan(&page.Total)
+		return page, err
+	}
+	args = append(args, q.Limit, max(q.Offset, 0))
+	n := len(args)
+	query := `SELECT c.total, ` + userCols("p") + `, ` + emailsOf("p") +
+		` FROM (SELECT count(*) ` + match + `) AS c(total)` +
+		` LEFT JOIN LATERAL (SELECT ` + userCols("u") + order.keyCol("u") + ` ` + match +
+		` ORDER BY ` + order.by("u") + ` LIMIT $` + strconv.Itoa(n-1) + ` OFFSET $` + strconv.Itoa(n) + `) AS p ON TRUE` +
+		` ORDER BY ` + order.by("p")
+	rows, err := r.q.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return store.UserPage{}, err
+	}
+	defer rows.Close()
+	var page store.UserPage
+	for rows.Next() {
+		var row userRow
+		if err := rows.Scan(append([]any{&page.Total}, row.dest()...)...); err != nil {
+			return store.UserPage{}, err
+		}
+		if !row.id.Valid { // the empty side of the join: no page rows
+			continue
+		}
+		u, err := row.user()
+		if err != nil {
+			return store.UserPage{}, err
+		}
+		page.Users = append(page.Users, u)
+	}
+	return page, rows.Err()
+}
+
+// UserGroups returns, for each given live user id, the groups the user is a
+// direct member of, ordered by group display name (byte order) then id.
+// Live users without groups map to an empty slice; ids that are malformed,
+// missing or deleted are absent. Errors are the driver's.
+func (r reader) UserGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]store.GroupRef, error) {
+	out := map[string][]store.GroupRef{}
+	ids := validIDs(userIDs)
+	if !parseID(tenantID) || len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := r.q.QueryxContext(ctx, `SELECT u.id, g.id, g.display_name
+		FROM users u
+		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id
+		LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) AND u.state <> 'deleted'
+		ORDER BY u.id, g.display_name, g.id`, tenantID, pq.Array(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var userID string
+		var groupID, name sql.NullString
+		if err := rows.Scan(&userID, &groupID, &name); err != nil {
+			return nil, err
+		}
+		refs, ok := out[userID]
+		if !ok {
+			refs = []store.GroupRef{}
+		}
+		if groupID.Valid {
+			refs = append(refs, store.GroupRef{ID: groupID.String, DisplayName: name.String})
+		}
+		out[userID] = refs
+	}
+	return out, rows.Err()
+}
+
+// --- groups ---
+
+// groupCols lists the group columns read from the relation named alias.
+func groupCols(alias string) string {
+	cols := []string{"tenant_id", "id", "display_name", "external_id", "doc", "version", "created", "modified"}
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// groupRow holds one scanned group; every column is nullable so that the
+// empty side of an outer join scans too.
+type groupRow struct {
+	tenantID, id, displayName, externalID sql.NullString
+	doc                                   []byte
+	version                               sql.NullInt64
+	created, modified                     sql.NullTime
+}
+
+func (g *groupRow) dest() []any {
+	return []any{&g.tenantID, &g.id, &g.displayName, &g.externalID, &g.doc, &g.version, &g.created, &g.modified}
+}
+
+func (g *groupRow) group() store.Group {
+	return store.Group{
+		TenantID:    g.tenantID.String,
+		ID:          g.id.String,
+		DisplayName: g.displayName.String,
+		ExternalID:  g.externalID.String,
+		Doc:         compactJSON(g.doc),
+		Version:     g.version.Int64,
+		Created:     g.created.Time.UTC(),
+		Modified:    g.modified.Time.UTC(),
+	}
+}
+
+func (r reader) getGroup(ctx context.Context, tenantID, id, suffix string) (store.Group, error) {
+	if !parseID(tenantID) || !parseID(id) {
+		return store.Group{}, store.ErrNotFound
+	}
+	var row groupRow
+	err := r.q.QueryRowxContext(ctx, `SELECT `+groupCols("g")+
+		` FROM groups g WHERE g.tenant_id = $1 AND g.id = $2`+suffix, tenantID, id).Scan(row.dest()...)
+	if err != nil {
+		return oneRow(store.Group{}, err)
+	}
+	return row.group(), nil
+}
+
+// GetGroup returns a group, or store.ErrNotFound (malformed ids included);
+// other errors are the driver's.
+func (r reader) GetGroup(ctx context.Context, tenantID, id string) (store.Group, error) {
+	return r.getGroup(ctx, tenantID, id, "")
+}
+
+// ListGroups returns one page of groups matching q and the number of all
+// matches, in one statement (one snapshot). A filter or sort the compiler
+// cannot handle is a *store.UnsupportedError; other errors are the driver's.
+func (r reader) ListGroups(ctx context.Context, tenantID string, q store.Query) (store.GroupPage, error) {
+	where, args, err := compileFilter(&groupResource, q.Filter, []any{tenantID})
+	if err != nil {
+		return store.GroupPage{}, err
+	}
+	order, err := sortOrder(&groupResource, q)
+	if err != nil {
+		return store.GroupPage{}, err
+	}
+	if !parseID(tenantID) {
+		return store.GroupPage{}, nil
+	}
+	match := `FROM groups g WHERE g.tenant_id = $1 AND (` + where + `)`
+	if q.Limit <= 0 {
+		var page store.GroupPage
+		err := r.q.QueryRowxContext(ctx, `SELECT count(*) `+match, args...).Scan(&page.Total)
+		return page, err
+	}
+	args = append(args, q.Limit, max(q.Offset, 0))
+	n := len(args)
+	query := `SELECT c.total, ` + groupCols("p") +
+		` FROM (SELECT count(*) ` + match + `) AS c(total)` +
+		` LEFT JOIN LATERAL (SELECT ` + groupCols("g") + order.keyCol("g") + ` ` + match +
+		` ORDER BY ` + order.by("g") + ` LIMIT $` + strconv.Itoa(n-1) + ` OFFSET $` + strconv.Itoa(n) + `) AS p ON TRUE` +
+		` ORDER BY ` + order.by("p")
+	rows, err := r.q.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return store.GroupPage{}, err
+	}
+	defer rows.Close()
+	var page store.GroupPage
+	for rows.Next() {
+		var row groupRow
+		if err := rows.Scan(append([]any{&page.Total}, row.dest()...)...); err != nil {
+			return store.GroupPage{}, err
+		}
+		if !row.id.Valid {
+			continue
+		}
+		page.Groups = append(page.Groups, row.group())
+	}
+	return page, rows.Err()
+}
+
+// GroupMembers returns, for each given group id, its members (live users)
+// ordered by member id; groups without members and malformed ids are absent.
+// Errors are the driver's.
+func (r reader) GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]store.Member, error) {
+	out := map[string][]store.Member{}
+	ids := validIDs(groupIDs)
+	if !parseID(tenantID) || len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := r.q.QueryxContext(ctx, `SELECT m.group_id, u.id, u.user_name, u.display_name
+		FROM group_members m
+		JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+		WHERE m.tenant_id = $1 AND m.group_id = ANY($2::uuid[])
+		ORDER BY m.group_id, m.member_id`, tenantID, pq.Array(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var groupID, memberID string
+		var userName, displayName sql.NullString
+		if err := rows.Scan(&groupID, &memberID, &userName, &displayName); err != nil {
+			return nil, err
+		}
+		out[groupID] = append(out[groupID], store.Member{ID: memberID, UserName: userName.String, DisplayName: displayName.String})
+	}
+	return out, rows.Err()
+}
+
+// --- helpers ---
+
+// oneRow maps sql.ErrNoRows to store.ErrNotFound.
+func oneRow[T any](v T, err error) (T, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, store.ErrNotFound
+	}
+	return v, err
+}
+
+// compactJSON returns a compact copy of a stored JSON document (jsonb prints
+// with spaces), or nil for NULL.
+func compactJSON(b []byte) json.RawMessage {
+	if b == nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return json.RawMessage(b)
+	}
+	return json.RawMessage(buf.Bytes())
+}

@@ -1,0 +1,415 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/scimd/scimd/store"
+)
+
+// txn implements store.Tx on one READ COMMITTED transaction.
+type txn struct {
+	reader
+}
+
+var _ store.Tx = (*txn)(nil)
+
+// exec runs one statement and returns the number of rows it touched, with
+// unique violations mapped to conflicts.
+func (t *txn) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := t.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return res.RowsAffected()
+}
+
+// --- tenants and tokens ---
+
+func policyDoc(p json.RawMessage) string {
+	if len(p) == 0 {
+		return "{}"
+	}
+	return string(p)
+}
+
+// CreateTenant inserts t (t.ID must be a canonical UUID). A taken name is
+// store.ErrConflict (as is a taken id); a malformed id is an error.
+func (t *txn) CreateTenant(ctx context.Context, tn *store.Tenant) error {
+	if err := needID("tenant id", tn.ID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO tenants (id, name, policy, created) VALUES ($1, $2, $3, $4)`,
+		tn.ID, tn.Name, policyDoc(tn.Policy), tn.Created)
+	return err
+}
+
+// UpdateTenantPolicy replaces the policy document of a tenant (nil means
+// "{}"), or returns store.ErrNotFound; other errors are the driver's.
+func (t *txn) UpdateTenantPolicy(ctx context.Context, tenantID string, policy json.RawMessage) error {
+	if !parseID(tenantID) {
+		return store.ErrNotFound
+	}
+	n, err := t.exec(ctx, `UPDATE tenants SET policy = $2 WHERE id = $1`, tenantID, policyDoc(policy))
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
+// CreateToken inserts a token (ID, TenantID, Hash and Created must be set;
+// OwnerID is a user id or ""). A duplicate hash or id is store.ErrConflict;
+// a malformed id is an error.
+func (t *txn) CreateToken(ctx context.Context, tk *store.Token) error {
+	if err := needID("token id", tk.ID); err != nil {
+		return err
+	}
+	if err := needID("tenant id", tk.TenantID); err != nil {
+		return err
+	}
+	if tk.OwnerID != "" {
+		if err := needID("owner id", tk.OwnerID); err != nil {
+			return err
+		}
+	}
+	_, err := t.exec(ctx, `INSERT INTO tokens (id, tenant_id, hash, owner_id, created, expires, revoked)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		tk.ID, tk.TenantID, tk.Hash, nullStr(tk.OwnerID), tk.Created, nullTime(tk.Expires), nullTime(tk.Revoked))
+	return err
+}
+
+// RevokeToken marks a token revoked at the given time, keeping an earlier
+// revocation time, or returns store.ErrNotFound (malformed ids included);
+// other errors are the driver's.
+func (t *txn) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	if !parseID(id) {
+		return store.ErrNotFound
+	}
+	n, err := t.exec(ctx, `UPDATE tokens SET revoked = COALESCE(revoked, $2) WHERE id = $1`, id, at)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
+// --- users ---
+
+// LockUser returns a live user and holds a row lock (SELECT … FOR UPDATE)
+// on it until the transaction ends. Missing, deleted or malformed:
+// store.ErrNotFound; other errors are the driver's.
+func (t *txn) LockUser(ctx context.Context, tenantID, id string) (store.User, error) {
+	return t.getUser(ctx, tenantID, id, " FOR UPDATE OF u")
+}
+
+// CreateUser inserts u and its emails with Version 1 (u.ID, Created and
+// Modified must be set) and sets u.Version. A live user with the same folded
+// userName is a *store.ConflictError for "userName"; a taken id is
+// store.ErrConflict; a malformed id is an error.
+func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
+	if err := needID("tenant id", u.TenantID); err != nil {
+		return err
+	}
+	if err := needID("user id", u.ID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO users (tenant_id, id, user_name, user_name_key, external_id, active,
+			display_name, display_name_key, given_name, given_name_key, family_name, family_name_key,
+			role, state, deactivated_at, password_hash, doc, version, created, modified)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19)`,
+		u.TenantID, u.ID, nullStr(u.UserName), nullKey(u.UserName), nullStr(u.ExternalID), u.Active,
+		nullStr(u.DisplayName), nullKey(u.DisplayName), nullStr(u.GivenName), nullKey(u.GivenName),
+		nullStr(u.FamilyName), nullKey(u.FamilyName), nullStr(u.Role), string(u.State),
+		nullTime(u.DeactivatedAt), nullStr(u.PasswordHash), jsonDoc(u.Doc), u.Created, u.Modified)
+	if err != nil {
+		return err
+	}
+	if err := t.insertEmails(ctx, u); err != nil {
+		return err
+	}
+	u.Version = 1
+	return nil
+}
+
+// insertEmails writes u.Emails in order with one statement.
+func (t *txn) insertEmails(ctx context.Context, u *store.User) error {
+	if len(u.Emails) == 0 {
+		return nil
+	}
+	n := len(u.Emails)
+	values, valueKeys := make([]string, n), make([]string, n)
+	types, typeKeys := make([]string, n), make([]string, n)
+	primary := make([]bool, n)
+	for i, e := range u.Emails {
+		values[i], valueKeys[i] = e.Value, store.Fold(e.Value)
+		types[i], typeKeys[i] = e.Type, store.Fold(e.Type)
+		primary[i] = e.Primary
+	}
+	_, err := t.exec(ctx, `INSERT INTO user_emails
+			(tenant_id, user_id, ord, value, value_key, type, type_key, is_primary)
+		SELECT $1, $2, e.ord, NULLIF(e.v, ''), NULLIF(e.vk, ''), NULLIF(e.t, ''), NULLIF(e.tk, ''), e.p
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+			WITH ORDINALITY AS e(v, vk, t, tk, p, ord)`,
+		u.TenantID, u.ID, pq.Array(values), pq.Array(valueKeys), pq.Array(types), pq.Array(typeKeys), pq.Array(primary))
+	return err
+}
+
+// UpdateUser writes u (and its emails) over the live row whose version is
+// expectVersion and sets u.Version to expectVersion+1. No such live row at
+// that version: store.ErrPrecondition if the live user exists, else
+// store.ErrNotFound. A userName taken by another live user is a
+// *store.ConflictError.
+func (t *txn) UpdateUser(ctx context.Context, u *store.User, expectVersion int64) error {
+	if !parseID(u.TenantID) || !parseID(u.ID) {
+		return store.ErrNotFound
+	}
+	n, err := t.exec(ctx, `UPDATE users SET user_name = $4, user_name_key = $5, external_id = $6, active = $7,
+			display_name = $8, display_name_key = $9, given_name = $10, given_name_key = $11,
+			family_name = $12, family_name_key = $13, role = $14, state = $15, deactivated_at = $16,
+			password_hash = $17, doc = $18, modified = $19, version = version + 1
+		WHERE tenant_id = $1 AND id = $2 AND version = $3 AND state <> 'deleted'`,
+		u.TenantID, u.ID, expectVersion, nullStr(u.UserName), nullKey(u.UserName), nullStr(u.ExternalID), u.Active,
+		nullStr(u.DisplayName), nullKey(u.DisplayName), nullStr(u.GivenName), nullKey(u.GivenName),
+		nullStr(u.FamilyName), nullKey(u.FamilyName), nullStr(u.Role), string(u.State),
+		nullTime(u.DeactivatedAt), nullStr(u.PasswordHash), jsonDoc(u.Doc), u.Modified)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return t.missOrStale(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 AND state <> 'deleted')`, u.TenantID, u.ID)
+	}
+	if _, err := t.exec(ctx, `DELETE FROM user_emails WHERE tenant_id = $1 AND user_id = $2`, u.TenantID, u.ID); err != nil {
+		return err
+	}
+	if err := t.insertEmails(ctx, u); err != nil {
+		return err
+	}
+	u.Version = expectVersion + 1
+	return nil
+}
+
+// missOrStale explains a conditional write that touched no row:
+// store.ErrPrecondition when the existence query finds the row, else
+// store.ErrNotFound.
+func (t *txn) missOrStale(ctx context.Context, exists string, tenantID, id string) error {
+	var found bool
+	if err := t.q.QueryRowxContext(ctx, exists, tenantID, id).Scan(&found); err != nil {
+		return err
+	}
+	if found {
+		return store.ErrPrecondition
+	}
+	return store.ErrNotFound
+}
+
+// DeleteUser turns a live user into a tombstone (state deleted, active
+// false, modified at, version bumped) and removes it from every group.
+// Missing, deleted or malformed: store.ErrNotFound; other errors are the
+// driver's.
+func (t *txn) DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error {
+	if !parseID(tenantID) || !parseID(id) {
+		return store.ErrNotFound
+	}
+	n, err := t.exec(ctx, `UPDATE users SET state = 'deleted', active = FALSE, modified = $3, version = version + 1
+		WHERE tenant_id = $1 AND id = $2 AND state <> 'deleted'`, tenantID, id, at)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	_, err = t.exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2`, tenantID, id)
+	return err
+}
+
+// --- groups ---
+
+// LockGroup returns a group and holds a row lock (SELECT … FOR UPDATE) on
+// it until the transaction ends. Missing or malformed: store.ErrNotFound;
+// other errors are the driver's.
+func (t *txn) LockGroup(ctx context.Context, tenantID, id string) (store.Group, error) {
+	return t.getGroup(ctx, tenantID, id, " FOR UPDATE")
+}
+
+// CreateGroup inserts g with Version 1 and sets g.Version. A group with the
+// same folded displayName is a *store.ConflictError for "displayName"; a
+// taken id is store.ErrConflict; a malformed id is an error.
+func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
+	if err := needID("tenant id", g.TenantID); err != nil {
+		return err
+	}
+	if err := needID("group id", g.ID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO groups (tenant_id, id, display_name, display_name_key, external_id,
+			doc, version, created, modified)
+		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)`,
+		g.TenantID, g.ID, nullStr(g.DisplayName), nullKey(g.DisplayName), nullStr(g.ExternalID),
+		jsonDoc(g.Doc), g.Created, g.Modified)
+	if err != nil {
+		return err
+	}
+	g.Version = 1
+	return nil
+}
+
+// UpdateGroup writes g over the row whose version is expectVersion and sets
+// g.Version to expectVersion+1. No such row at that version:
+// store.ErrPrecondition if the group exists, else store.ErrNotFound. A
+// displayName taken by another group is a *store.ConflictError.
+func (t *txn) UpdateGroup(ctx context.Context, g *store.Group, expectVersion int64) error {
+	if !parseID(g.TenantID) || !parseID(g.ID) {
+		return store.ErrNotFound
+	}
+	n, err := t.exec(ctx, `UPDATE groups SET display_name = $4, display_name_key = $5, external_id = $6,
+			doc = $7, modified = $8, version = version + 1
+		WHERE tenant_id = $1 AND id = $2 AND version = $3`,
+		g.TenantID, g.ID, expectVersion, nullStr(g.DisplayName), nullKey(g.DisplayName), nullStr(g.ExternalID),
+		jsonDoc(g.Doc), g.Modified)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return t.missOrStale(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE tenant_id = $1 AND id = $2)`, g.TenantID, g.ID)
+	}
+	g.Version = expectVersion + 1
+	return nil
+}
+
+// DeleteGroup removes a group and (by cascade) its memberships, or returns
+// store.ErrNotFound (malformed ids included); other errors are the driver's.
+func (t *txn) DeleteGroup(ctx context.Context, tenantID, id string) error {
+	if !parseID(tenantID) || !parseID(id) {
+		return store.ErrNotFound
+	}
+	n, err := t.exec(ctx, `DELETE FROM groups WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
+// AddMembers adds the live users with the given ids to a group; ids that
+// are already members change nothing. It returns the ids (in their first
+// order, without duplicates) that are not live users of the tenant,
+// malformed ids included, and then adds none. The live users found are
+// share-locked until the transaction ends, so a concurrent DeleteUser cannot
+// leave a deleted member behind. A missing group is store.ErrNotFound; other
+// errors are the driver's.
+func (t *txn) AddMembers(ctx context.Context, tenantID, groupID string, userIDs []string) ([]string, error) {
+	if !parseID(tenantID) || !parseID(groupID) {
+		return nil, store.ErrNotFound
+	}
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	ids := validIDs(userIDs)
+	live := make(map[string]bool, len(ids))
+	if len(ids) > 0 {
+		rows, err := t.q.QueryxContext(ctx, `SELECT id FROM users
+			WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND state <> 'deleted'
+			ORDER BY id FOR SHARE`, tenantID, pq.Array(ids))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			live[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var missing []string
+	seen := make(map[string]bool, len(userIDs))
+	for _, id := range userIDs {
+		if !live[id] && !seen[id] {
+			missing = append(missing, id)
+		}
+		seen[id] = true
+	}
+	if len(missing) > 0 {
+		return missing, nil
+	}
+	_, err := t.exec(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id)
+		SELECT $1, $2, m FROM unnest($3::uuid[]) AS m
+		ON CONFLICT DO NOTHING`, tenantID, groupID, pq.Array(ids))
+	if pqErr := pq.As(err, pqerror.ForeignKeyViolation); pqErr != nil && pqErr.Constraint == constraintGroupFK {
+		return nil, store.ErrNotFound
+	}
+	return nil, err
+}
+
+// RemoveMembers removes the given ids from a group with one statement; ids
+// that are not members (malformed ones included) are ignored. Errors are the
+// driver's.
+func (t *txn) RemoveMembers(ctx context.Context, tenantID, groupID string, userIDs []string) error {
+	ids := validIDs(userIDs)
+	if !parseID(tenantID) || !parseID(groupID) || len(ids) == 0 {
+		return nil
+	}
+	_, err := t.exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])`,
+		tenantID, groupID, pq.Array(ids))
+	return err
+}
+
+// ClearMembers removes every member of a group. Errors are the driver's.
+func (t *txn) ClearMembers(ctx context.Context, tenantID, groupID string) error {
+	if !parseID(tenantID) || !parseID(groupID) {
+		return nil
+	}
+	_, err := t.exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2`, tenantID, groupID)
+	return err
+}
+
+// --- audit and outbox ---
+
+// AppendAudit appends one audit entry (e.ID and e.TenantID must be canonical
+// UUIDs). A taken id is store.ErrConflict; a malformed id is an error.
+func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
+	if err := needID("tenant id", e.TenantID); err != nil {
+		return err
+	}
+	if err := needID("audit id", e.ID); err != nil {
+		return err
+	}
+	var changed any
+	if e.Changed != nil {
+		b, err := json.Marshal(e.Changed)
+		if err != nil {
+			return fmt.Errorf("postgres: encode changed: %w", err)
+		}
+		changed = string(b)
+	}
+	_, err := t.exec(ctx, `INSERT INTO audit (tenant_id, id, at, actor, request_id, client, operation,
+			resource_type, resource_id, status, rule, changed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.TenantID, e.ID, e.At, nullStr(e.Actor), nullStr(e.RequestID), nullStr(e.Client), nullStr(e.Operation),
+		nullStr(e.ResourceType), nullStr(e.ResourceID), e.Status, nullStr(e.Rule), changed)
+	return err
+}
+
+// AppendEvent appends one event to the outbox (e.ID and e.TenantID must be
+// canonical UUIDs). A taken id is store.ErrConflict; a malformed id is an
+// error.
+func (t *txn) AppendEvent(ctx context.Context, e *store.Event) error {
+	if err := needID("tenant id", e.TenantID); err != nil {
+		return err
+	}
+	if err := needID("event id", e.ID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.TenantID, e.ID, e.At, e.Type, nullStr(e.ResourceType), nullStr(e.ResourceID), jsonDoc(e.Payload))
+	return err
+}

@@ -1,0 +1,429 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/scimd/scimd/store"
+)
+
+// conn runs the Reader methods on a connection pool or a transaction.
+type conn struct {
+	q sqlx.ExtContext
+}
+
+// micro converts t to the stored form: unix microseconds.
+func micro(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicro converts a stored timestamp back to a UTC time.
+func fromMicro(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func microPtr(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micro(*t), Valid: true}
+}
+
+func fromMicroPtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicro(v.Int64)
+	return &t
+}
+
+// str stores s, NULL when empty.
+func str(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// key stores store.Fold(s), NULL when s is empty.
+func key(s string) sql.NullString { return str(store.Fold(s)) }
+
+// jsonDoc stores a JSON document, "{}" when empty.
+func jsonDoc(d json.RawMessage) string {
+	if len(d) == 0 {
+		return "{}"
+	}
+	return string(d)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// idsJSON encodes ids as one JSON array parameter for json_each, so that a
+// list of any length is one bound value.
+func idsJSON(ids []string) string {
+	if ids == nil {
+		ids = []string{}
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+type tenantRow struct {
+	ID      string `db:"id"`
+	Name    string `db:"name"`
+	Policy  string `db:"policy"`
+	Created int64  `db:"created"`
+}
+
+func (r tenantRow) tenant() store.Tenant {
+	return store.Tenant{ID: r.ID, Name: r.Name, Policy: json.RawMessage(r.Policy), Created: fromMicro(r.Created)}
+}
+
+const tenantCols = `id, name, policy, created`
+
+func (c conn) getTenant(ctx context.Context, where string, arg any) (store.Tenant, error) {
+	var r tenantRow
+	err := sqlx.GetContext(ctx, c.q, &r, `SELECT `+tenantCols+` FROM tenants WHERE `+where, arg)
+	if isNoRows(err) {
+		return store.Tenant{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Tenant{}, fmt.Errorf("sqlite: get tenant: %w", err)
+	}
+	return r.tenant(), nil
+}
+
+func (c conn) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
+	return c.getTenant(ctx, `id = ?`, id)
+}
+
+func (c conn) GetTenantByName(ctx context.Context, name string) (store.Tenant, error) {
+	return c.getTenant(ctx, `name = ?`, name)
+}
+
+func (c conn) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	var rows []tenantRow
+	if err := sqlx.SelectContext(ctx, c.q, &rows, `SELECT `+tenantCols+` FROM tenants ORDER BY name, id`); err != nil {
+		return nil, fmt.Errorf("sqlite: list tenants: %w", err)
+	}
+	out := make([]store.Tenant, len(rows))
+	for i, r := range rows {
+		out[i] = r.tenant()
+	}
+	return out, nil
+}
+
+type tokenRow struct {
+	ID       string         `db:"id"`
+	TenantID string         `db:"tenant_id"`
+	Hash     []byte         `db:"hash"`
+	OwnerID  sql.NullString `db:"owner_id"`
+	Created  int64          `db:"created"`
+	Expires  sql.NullInt64  `db:"expires"`
+	Revoked  sql.NullInt64  `db:"revoked"`
+}
+
+func (r tokenRow) token() store.Token {
+	return store.Token{
+		ID: r.ID, TenantID: r.TenantID, Hash: r.Hash, OwnerID: r.OwnerID.String,
+		Created: fromMicro(r.Created), Expires: fromMicroPtr(r.Expires), Revoked: fromMicroPtr(r.Revoked),
+	}
+}
+
+const tokenCols = `id, tenant_id, hash, owner_id, created, expires, revoked`
+
+func (c conn) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	var r tokenRow
+	err := sqlx.GetContext(ctx, c.q, &r, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash)
+	if isNoRows(err) {
+		return store.Token{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Token{}, fmt.Errorf("sqlite: token by hash: %w", err)
+	}
+	return r.token(), nil
+}
+
+func (c conn) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
+	var rows []tokenRow
+	err := sqlx.SelectContext(ctx, c.q, &rows,
+		`SELECT `+tokenCols+` FROM tokens WHERE tenant_id = ? ORDER BY created, id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list tokens: %w", err)
+	}
+	out := make([]store.Token, len(rows))
+	for i, r := range rows {
+		out[i] = r.token()
+	}
+	return out, nil
+}
+
+func (c conn) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, now time.Time) (bool, error) {
+	var ok bool
+	err := sqlx.GetContext(ctx, c.q, &ok, `SELECT EXISTS (
+		SELECT 1 FROM tokens WHERE tenant_id = ? AND owner_id = ? AND revoked IS NULL
+		AND (expires IS NULL OR expires > ?))`, tenantID, userID, micro(now))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: user owns live token: %w", err)
+	}
+	return ok, nil
+}
+
+type userRow struct {
+	TenantID      string         `db:"tenant_id"`
+	ID            string         `db:"id"`
+	UserName      string         `db:"user_name"`
+	ExternalID    sql.NullString `db:"external_id"`
+	Active        bool           `db:"active"`
+	DisplayName   sql.NullString `db:"display_name"`
+	GivenName     sql.NullString `db:"given_name"`
+	FamilyName    sql.NullString `db:"family_name"`
+	Role          sql.NullString `db:"role"`
+	State         string         `db:"state"`
+	DeactivatedAt sql.NullInt64  `db:"deactivated_at"`
+	PasswordHash  sql.NullString `db:"password_hash"`
+	Doc           string         `db:"doc"`
+	Version       int64          `db:"version"`
+	Created       int64          `db:"created"`
+	Modified      int64          `db:"modified"`
+}
+
+func (r userRow) user() store.User {
+	return store.User{
+		TenantID: r.TenantID, ID: r.ID, UserName: r.UserName, ExternalID: r.ExternalID.String,
+		Active: r.Active, DisplayName: r.DisplayName.String, GivenName: r.GivenName.String,
+		FamilyName: r.FamilyName.String, Role: r.Role.String, State: store.UserState(r.State),
+		DeactivatedAt: fromMicroPtr(r.DeactivatedAt), PasswordHash: r.PasswordHash.String,
+		Doc: json.RawMessage(r.Doc), Version: r.Version, Created: fromMicro(r.Created), Modified: fromMicro(r.Modified),
+	}
+}
+
+const userCols = `u.tenant_id, u.id, u.user_name, u.external_id, u.active, u.display_name,
+	u.given_name, u.family_name, u.role, u.state, u.deactivated_at, u.password_hash,
+	u.doc, u.version, u.created, u.modified`
+
+type emailRow struct {
+	UserID  string         `db:"user_id"`
+	Value   sql.NullString `db:"value"`
+	Type    sql.NullString `db:"type"`
+	Primary bool           `db:"is_primary"`
+}
+
+// getUser returns one live user (with emails) matching where.
+func (c conn) getUser(ctx context.Context, where string, args ...any) (store.User, error) {
+	var r userRow
+	err := sqlx.GetContext(ctx, c.q, &r,
+		`SELECT `+userCols+` FROM users u WHERE u.state <> 'deleted' AND `+where, args...)
+	if isNoRows(err) {
+		return store.User{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: get user: %w", err)
+	}
+	u := r.user()
+	if err := c.fillEmails(ctx, u.TenantID, []*store.User{&u}); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// fillEmails loads the emails of every user in one query.
+func (c conn) fillEmails(ctx context.Context, tenantID string, users []*store.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	byID := make(map[string]*store.User, len(users))
+	ids := make([]string, len(users))
+	for i, u := range users {
+		byID[u.ID] = u
+		ids[i] = u.ID
+	}
+	var rows []emailRow
+	var err error
+	if len(users) == 1 {
+		err = sqlx.SelectContext(ctx, c.q, &rows, `SELECT user_id, value, type, is_primary FROM user_emails
+			WHERE tenant_id = ? AND user_id = ? ORDER BY ord`, tenantID, ids[0])
+	} else {
+		err = sqlx.SelectContext(ctx, c.q, &rows, `SELECT user_id, value, type, is_primary FROM user_emails
+			WHERE tenant_id = ? AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, ord`,
+			tenantID, idsJSON(ids))
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: load emails: %w", err)
+	}
+	for _, r := range rows {
+		u := byID[r.UserID]
+		u.Emails = append(u.Emails, store.Email{Value: r.Value.String, Type: r.Type.String, Primary: r.Primary})
+	}
+	return nil
+}
+
+func (c conn) GetUser(ctx context.Context, tenantID, id string) (store.User, error) {
+	return c.getUser(ctx, `u.tenant_id = ? AND u.id = ?`, tenantID, id)
+}
+
+func (c conn) GetUserByUserName(ctx context.Context, tenantID, userName string) (store.User, error) {
+	return c.getUser(ctx, `u.tenant_id = ? AND u.user_name_key = ?`, tenantID, store.Fold(userName))
+}
+
+func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {
+	where, args, err := compileWhere(userTable, q.Filter)
+	if err != nil {
+		return store.UserPage{}, err
+	}
+	order, err := compileOrder(userTable, q)
+	if err != nil {
+		return store.UserPage{}, err
+	}
+	if q.Offset < 0 || q.Limit < 0 {
+		return store.UserPage{}, &store.UnsupportedError{What: "negative offset or limit"}
+	}
+	base := ` FROM users u WHERE u.tenant_id = ? AND u.state <> 'deleted' AND (` + where + `)`
+	args = append([]any{tenantID}, args...)
+	var page store.UserPage
+	if err := sqlx.GetContext(ctx, c.q, &page.Total, `SELECT COUNT(*)`+base, args...); err != nil {
+		return store.UserPage{}, fmt.Errorf("sqlite: count users: %w", err)
+	}
+	if q.Limit == 0 || q.Offset >= page.Total {
+		return page, nil
+	}
+	var rows []userRow
+	err = sqlx.SelectContext(ctx, c.q, &rows, `SELECT `+userCols+base+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return store.UserPage{}, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	page.Users = make([]store.User, len(rows))
+	ptrs := make([]*store.User, len(rows))
+	for i, r := range rows {
+		page.Users[i] = r.user()
+		ptrs[i] = &page.Users[i]
+	}
+	if err := c.fillEmails(ctx, tenantID, ptrs); err != nil {
+		return store.UserPage{}, err
+	}
+	return page, nil
+}
+
+func (c conn) UserGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]store.GroupRef, error) {
+	out := map[string][]store.GroupRef{}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	rows, err := c.q.QueryContext(ctx, `SELECT m.member_id, g.id, g.display_name
+		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE m.tenant_id = ? AND m.member_id IN (SELECT value FROM json_each(?))
+		ORDER BY m.member_id, g.display_name, g.id`, tenantID, idsJSON(userIDs))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user groups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid string
+		var g store.GroupRef
+		if err := rows.Scan(&uid, &g.ID, &g.DisplayName); err != nil {
+			return nil, fmt.Errorf("sqlite: user groups: %w", err)
+		}
+		out[uid] = append(out[uid], g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: user groups: %w", err)
+	}
+	return out, nil
+}
+
+type groupRow struct {
+	TenantID    string         `db:"tenant_id"`
+	ID          string         `db:"id"`
+	DisplayName string         `db:"display_name"`
+	ExternalID  sql.NullString `db:"external_id"`
+	Doc         string         `db:"doc"`
+	Version     int64          `db:"version"`
+	Created     int64          `db:"created"`
+	Modified    int64          `db:"modified"`
+}
+
+func (r groupRow) group() store.Group {
+	return store.Group{
+		TenantID: r.TenantID, ID: r.ID, DisplayName: r.DisplayName, ExternalID: r.ExternalID.String,
+		Doc: json.RawMessage(r.Doc), Version: r.Version, Created: fromMicro(r.Created), Modified: fromMicro(r.Modified),
+	}
+}
+
+const groupCols = `g.tenant_id, g.id, g.display_name, g.external_id, g.doc, g.version, g.created, g.modified`
+
+func (c conn) GetGroup(ctx context.Context, tenantID, id string) (store.Group, error) {
+	var r groupRow
+	err := sqlx.GetContext(ctx, c.q, &r, `SELECT `+groupCols+` FROM groups g WHERE g.tenant_id = ? AND g.id = ?`, tenantID, id)
+	if isNoRows(err) {
+		return store.Group{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Group{}, fmt.Errorf("sqlite: get group: %w", err)
+	}
+	return r.group(), nil
+}
+
+func (c conn) ListGroups(ctx context.Context, tenantID string, q store.Query) (store.GroupPage, error) {
+	where, args, err := compileWhere(groupTable, q.Filter)
+	if err != nil {
+		return store.GroupPage{}, err
+	}
+	order, err := compileOrder(groupTable, q)
+	if err != nil {
+		return store.GroupPage{}, err
+	}
+	if q.Offset < 0 || q.Limit < 0 {
+		return store.GroupPage{}, &store.UnsupportedError{What: "negative offset or limit"}
+	}
+	base := ` FROM groups g WHERE g.tenant_id = ? AND (` + where + `)`
+	args = append([]any{tenantID}, args...)
+	var page store.GroupPage
+	if err := sqlx.GetContext(ctx, c.q, &page.Total, `SELECT COUNT(*)`+base, args...); err != nil {
+		return store.GroupPage{}, fmt.Errorf("sqlite: count groups: %w", err)
+	}
+	if q.Limit == 0 || q.Offset >= page.Total {
+		return page, nil
+	}
+	var rows []groupRow
+	err = sqlx.SelectContext(ctx, c.q, &rows, `SELECT `+groupCols+base+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return store.GroupPage{}, fmt.Errorf("sqlite: list groups: %w", err)
+	}
+	page.Groups = make([]store.Group, len(rows))
+	for i, r := range rows {
+		page.Groups[i] = r.group()
+	}
+	return page, nil
+}
+
+func (c conn) GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]store.Member, error) {
+	out := map[string][]store.Member{}
+	if len(groupIDs) == 0 {
+		return out, nil
+	}
+	rows, err := c.q.QueryContext(ctx, `SELECT m.group_id, u.id, u.user_name, u.display_name
+		FROM group_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+		WHERE m.tenant_id = ? AND m.group_id IN (SELECT value FROM json_each(?)) AND u.state <> 'deleted'
+		ORDER BY m.group_id, u.id`, tenantID, idsJSON(groupIDs))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: group members: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var gid string
+		var m store.Member
+		var dn sql.NullString
+		if err := rows.Scan(&gid, &m.ID, &m.UserName, &dn); err != nil {
+			return nil, fmt.Errorf("sqlite: group members: %w", err)
+		}
+		m.DisplayName = dn.String
+		out[gid] = append(out[gid], m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: group members: %w", err)
+	}
+	return out, nil
+}

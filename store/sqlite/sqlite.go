@@ -1,0 +1,267 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/scimd/scimd/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// readers is the number of connections in the reader pool.
+const readers = 4
+
+// Store is the SQLite implementation of store.Store. It is safe for
+// concurrent use; write transactions are serialised on its single writer
+// connection.
+type Store struct {
+	w *sqlx.DB // exactly one connection; transactions are BEGIN IMMEDIATE
+	r *sqlx.DB // reader pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the SQLite database file at path and
+// returns a Store with a single writer connection and a pool of reader
+// connections, each in WAL mode with foreign keys on, synchronous=NORMAL
+// and a busy timeout. It does not migrate the schema; call Migrate. It
+// returns an error when the file cannot be opened or configured.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	w, err := openDB(ctx, path, 1, "&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	r, err := openDB(ctx, path, readers, "&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+func openDB(ctx context.Context, path string, conns int, extra string) (*sqlx.DB, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(10000)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)" + extra
+	db, err := sqlx.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Migrate applies every embedded migration that has not been applied yet,
+// on the writer connection. It returns the first migration error.
+func (s *Store) Migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w.DB, fsys)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that both the writer and the reader connections answer, and
+// returns the first error.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return err
+	}
+	return s.r.PingContext(ctx)
+}
+
+// Close closes both connection pools and returns the first error.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Update runs fn in an IMMEDIATE transaction on the writer connection:
+// it commits when fn returns nil, rolls back and returns fn's error
+// unchanged when it does not, and rolls back and re-panics when fn panics.
+// Errors beginning or committing the transaction are returned as they are.
+// fn must not call Update itself (there is one writer connection).
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+	sqlTx, err := s.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(ctx, &tx{conn{sqlTx}}); err != nil {
+		done = true
+		_ = sqlTx.Rollback()
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read transaction on the reader pool, so that its
+// statements see one snapshot.
+func (s *Store) read(ctx context.Context, fn func(c conn) error) error {
+	sqlTx, err := s.r.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // read-only; nothing to keep
+	return fn(conn{sqlTx})
+}
+
+// GetTenant implements store.Reader; a missing tenant is store.ErrNotFound.
+func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
+	return conn{s.r}.GetTenant(ctx, id)
+}
+
+// GetTenantByName implements store.Reader; a missing tenant is
+// store.ErrNotFound.
+func (s *Store) GetTenantByName(ctx context.Context, name string) (store.Tenant, error) {
+	return conn{s.r}.GetTenantByName(ctx, name)
+}
+
+// ListTenants implements store.Reader; it returns only database errors.
+func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	return conn{s.r}.ListTenants(ctx)
+}
+
+// TokenByHash implements store.Reader; an unknown hash is
+// store.ErrNotFound.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	return conn{s.r}.TokenByHash(ctx, hash)
+}
+
+// ListTokens implements store.Reader; it returns only database errors.
+func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
+	return conn{s.r}.ListTokens(ctx, tenantID)
+}
+
+// UserOwnsLiveToken implements store.Reader; it returns only database
+// errors.
+func (s *Store) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, now time.Time) (bool, error) {
+	return conn{s.r}.UserOwnsLiveToken(ctx, tenantID, userID, now)
+}
+
+// GetUser implements store.Reader; a missing, deleted or malformed id is
+// store.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, tenantID, id string) (u store.User, err error) {
+	err = s.read(ctx, func(c conn) error {
+		u, err = c.GetUser(ctx, tenantID, id)
+		return err
+	})
+	return u, err
+}
+
+// GetUserByUserName implements store.Reader; no live user with that
+// folded userName is store.ErrNotFound.
+func (s *Store) GetUserByUserName(ctx context.Context, tenantID, userName string) (u store.User, err error) {
+	err = s.read(ctx, func(c conn) error {
+		u, err = c.GetUserByUserName(ctx, tenantID, userName)
+		return err
+	})
+	return u, err
+}
+
+// ListUsers implements store.Reader; a filter or sort it cannot compile is
+// a *store.UnsupportedError (store.ErrUnsupported).
+func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (p store.UserPage, err error) {
+	err = s.read(ctx, func(c conn) error {
+		p, err = c.ListUsers(ctx, tenantID, q)
+		return err
+	})
+	return p, err
+}
+
+// UserGroups implements store.Reader; it returns only database errors.
+func (s *Store) UserGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]store.GroupRef, error) {
+	return conn{s.r}.UserGroups(ctx, tenantID, userIDs)
+}
+
+// GetGroup implements store.Reader; a missing or malformed id is
+// store.ErrNotFound.
+func (s *Store) GetGroup(ctx context.Context, tenantID, id string) (store.Group, error) {
+	return conn{s.r}.GetGroup(ctx, tenantID, id)
+}
+
+// ListGroups implements store.Reader; a filter or sort it cannot compile
+// is a *store.UnsupportedError (store.ErrUnsupported).
+func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) (p store.GroupPage, err error) {
+	err = s.read(ctx, func(c conn) error {
+		p, err = c.ListGroups(ctx, tenantID, q)
+		return err
+	})
+	return p, err
+}
+
+// GroupMembers implements store.Reader; it returns only database errors.
+func (s *Store) GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]store.Member, error) {
+	return conn{s.r}.GroupMembers(ctx, tenantID, groupIDs)
+}
+
+// mapErr turns SQLite constraint errors into store errors: a uniqueness
+// violation on a users row is a ConflictError for userName, on a groups row
+// for displayName, and so on. Other errors are returned as they are.
+func mapErr(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		msg := se.Error()
+		switch {
+		case strings.Contains(msg, "users.user_name_key"):
+			return &store.ConflictError{Attr: "userName"}
+		case strings.Contains(msg, "groups.display_name_key"):
+			return &store.ConflictError{Attr: "displayName"}
+		case strings.Contains(msg, "tenants.name"):
+			return &store.ConflictError{Attr: "name"}
+		case strings.Contains(msg, "tokens.hash"):
+			return &store.ConflictError{Attr: "hash"}
+		default:
+			return &store.ConflictError{Attr: "id"}
+		}
+	}
+	return err
+}
+
+// isNoRows reports whether err is sql.ErrNoRows.
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Reader is the read side of the storage contract. Every method is scoped to
+// one tenant (except the token and tenant look-ups that establish it) and
+// never returns rows of another tenant.
+type Reader interface {
+	// GetTenant returns the tenant with the given id, or ErrNotFound.
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	// GetTenantByName returns the tenant with the given name, or ErrNotFound.
+	GetTenantByName(ctx context.Context, name string) (Tenant, error)
+	// ListTenants returns every tenant ordered by name.
+	ListTenants(ctx context.Context) ([]Tenant, error)
+
+	// TokenByHash returns the token whose SHA-256 hash is hash, whatever its
+	// state (revoked and expired tokens are returned too; the caller decides),
+	// or ErrNotFound.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// ListTokens returns the tokens of a tenant ordered by creation time.
+	ListTokens(ctx context.Context, tenantID string) ([]Token, error)
+	// UserOwnsLiveToken reports whether a token owned by the user is neither
+	// revoked nor expired at now.
+	UserOwnsLiveToken(ctx context.Context, tenantID, userID string, now time.Time) (bool, error)
+
+	// GetUser returns a live (not deleted) user, or ErrNotFound. A malformed
+	// id is ErrNotFound, not an error of its own.
+	GetUser(ctx context.Context, tenantID, id string) (User, error)
+	// GetUserByUserName returns the live user whose userName folds to the
+	// same key as userName, or ErrNotFound.
+	GetUserByUserName(ctx context.Context, tenantID, userName string) (User, error)
+	// ListUsers returns one page of live users matching q and the number of
+	// all matches. An attribute the backend cannot compile is ErrUnsupported.
+	ListUsers(ctx context.Context, tenantID string, q Query) (UserPage, error)
+	// UserGroups returns, for each given live user id, the groups the user
+	// is a direct member of, ordered by group display name then id. Ids that
+	// do not exist are absent from the map.
+	UserGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]GroupRef, error)
+
+	// GetGroup returns a group, or ErrNotFound (malformed ids included).
+	GetGroup(ctx context.Context, tenantID, id string) (Group, error)
+	// ListGroups returns one page of groups matching q and the number of all
+	// matches. An attribute the backend cannot compile is ErrUnsupported.
+	ListGroups(ctx context.Context, tenantID string, q Query) (GroupPage, error)
+	// GroupMembers returns, for each given group id, its members ordered by
+	// member id. Groups without members are absent from the map.
+	GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]Member, error)
+}
+
+// Tx is one read-write transaction. Reads through a Tx see the
+// transaction's own writes. A Tx must not be used after the function given
+// to Store.Update returns.
+type Tx interface {
+	Reader
+
+	// CreateTenant inserts t (t.ID must be set). A taken name is ErrConflict.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// UpdateTenantPolicy replaces the policy document of a tenant, or
+	// returns ErrNotFound.
+	UpdateTenantPolicy(ctx context.Context, tenantID string, policy json.RawMessage) error
+
+	// CreateToken inserts a token (ID, TenantID, Hash and Created must be
+	// set). A duplicate hash is ErrConflict.
+	CreateToken(ctx context.Context, t *Token) error
+	// RevokeToken marks a token revoked at the given time, or returns
+	// ErrNotFound. Revoking a revoked token keeps the first revocation time.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+
+	// LockUser returns a live user and holds a write lock on its row until
+	// the transaction ends (SELECT … FOR UPDATE on PostgreSQL; SQLite
+	// transactions are already exclusive). Missing or deleted: ErrNotFound.
+	LockUser(ctx context.Context, tenantID, id string) (User, error)
+	// CreateUser inserts u with Version 1 (u.ID, Created and Modified must be
+	// set). A live user with the same folded userName is a *ConflictError
+	// for "userName" (errors.Is ErrConflict).
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser writes u over the row whose version is expectVersion and
+	// sets u.Version to expectVersion+1. No such live row at that version:
+	// ErrPrecondition if the user exists, else ErrNotFound. A userName taken
+	// by another live user is a *ConflictError.
+	UpdateUser(ctx context.Context, u *User, expectVersion int64) error
+	// DeleteUser turns a live user into a tombstone (State deleted, Active
+	// false, Modified at, version bumped) and removes it from every group.
+	// Missing or already deleted: ErrNotFound.
+	DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error
+
+	// LockGroup is LockUser for groups.
+	LockGroup(ctx context.Context, tenantID, id string) (Group, error)
+	// CreateGroup inserts g with Version 1. A group with the same folded
+	// displayName is a *ConflictError for "displayName".
+	CreateGroup(ctx context.Context, g *Group) error
+	// UpdateGroup is UpdateUser for groups.
+	UpdateGroup(ctx context.Context, g *Group, expectVersion int64) error
+	// DeleteGroup removes a group and its memberships, or returns
+	// ErrNotFound.
+	DeleteGroup(ctx context.Context, tenantID, id string) error
+	// AddMembers adds the live users with the given ids to a group; ids that
+	// are already members change nothing. It returns the ids that are not
+	// live users of the tenant (malformed ids included) and adds none of
+	// the ids when that list is not empty.
+	AddMembers(ctx context.Context, tenantID, groupID string, userIDs []string) (missing []string, err error)
+	// RemoveMembers removes the given ids from a group; ids that are not
+	// members are ignored.
+	RemoveMembers(ctx context.Context, tenantID, groupID string, userIDs []string) error
+	// ClearMembers removes every member of a group.
+	ClearMembers(ctx context.Context, tenantID, groupID string) error
+
+	// AppendAudit appends one audit entry (e.ID must be set).
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// AppendEvent appends one event to the outbox (e.ID must be set).
+	AppendEvent(ctx context.Context, e *Event) error
+}
+
+// Store is a storage backend. Its Reader methods run outside any explicit
+// transaction, each one atomically.
+type Store interface {
+	Reader
+	// Update runs fn in a read-write transaction and commits it when fn
+	// returns nil; any error from fn rolls back and is returned unchanged.
+	// Writes are serialised per row by LockUser/LockGroup; on SQLite the
+	// whole transaction is exclusive.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database handles.
+	Close() error
+}
+
+// Tenant is one customer of scimd; every other row belongs to exactly one.
+type Tenant struct {
+	ID      string
+	Name    string
+	Policy  json.RawMessage // policy settings document; "{}" means defaults
+	Created time.Time
+}
+
+// Token is a bearer token; only the SHA-256 hash of its secret is stored.
+type Token struct {
+	ID       string
+	TenantID string
+	Hash     []byte
+	OwnerID  string // the admin user the token belongs to; "" for none
+	Created  time.Time
+	Expires  *time.Time
+	Revoked  *time.Time
+}
+
+// Live reports whether the token is neither revoked nor expired at now.
+func (t Token) Live(now time.Time) bool {
+	return t.Revoked == nil && (t.Expires == nil || now.Before(*t.Expires))
+}
+
+// UserState is where a user is in its lifecycle.
+type UserState string
+
+// The lifecycle states of a user.
+const (
+	StateActive   UserState = "active"
+	StateInactive UserState = "inactive"
+	StateDeleted  UserState = "deleted"
+)
+
+// Roles a user may have; every user has exactly one.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+	RoleViewer = "viewer"
+	RoleGuest  = "guest"
+)
+
+// User is one user row: the columns that are filtered, sorted or
+// constrained, derived from the SCIM document, plus the document itself.
+type User struct {
+	TenantID      string
+	ID            string
+	UserName      string
+	ExternalID    string
+	Active        bool
+	DisplayName   string
+	GivenName     string
+	FamilyName    string
+	Role          string
+	State         UserState
+	DeactivatedAt *time.Time
+	PasswordHash  string
+	Emails        []Email
+	// Doc is the SCIM document without id, meta, groups and password.
+	Doc      json.RawMessage
+	Version  int64
+	Created  time.Time
+	Modified time.Time
+}
+
+// Email is one value of a user's emails, kept in its own table for indexed
+// look-ups.
+type Email struct {
+	Value   string
+	Type    string
+	Primary bool
+}
+
+// Group is one group row; its members live in their own table.
+type Group struct {
+	TenantID    string
+	ID          string
+	DisplayName string
+	ExternalID  string
+	// Doc is the SCIM document without id, meta and members.
+	Doc      json.RawMessage
+	Version  int64
+	Created  time.Time
+	Modified time.Time
+}
+
+// GroupRef names a group a user belongs to.
+type GroupRef struct {
+	ID          string
+	DisplayName string
+}
+
+// Member is one member of a group, with what its rendering needs.
+type Member struct {
+	ID          string
+	UserName    string
+	DisplayName string
+}
+
+// AuditEntry is one append-only record of a change or attempted change.
+type AuditEntry struct {
+	ID           string
+	TenantID     string
+	At           time.Time
+	Actor        string // token id, "cli" or "console:<user id>"
+	RequestID    string
+	Client       string // User-Agent
+	Operation    string // e.g. "user.create", "user.patch"
+	ResourceType string // "User", "Group", "Token", "Tenant"
+	ResourceID   string
+	Status       int    // HTTP-like outcome status
+	Rule         string // policy rule code for refusals
+	Changed      []string
+}
+
+// Event is one outbox row: a change the host product must learn of.
+type Event struct {
+	ID           string
+	TenantID     string
+	At           time.Time
+	Type         string // e.g. "user.deactivated"
+	ResourceType string
+	ResourceID   string
+	Payload      json.RawMessage
+}
