@@ -139,24 +139,46 @@ func (p *Projection) Wants(path string) bool {
 	if a.Parent != nil {
 		top, sub = a.Parent, a
 	}
-	if top.Returned == ReturnedNever || (sub != nil && sub.Returned == ReturnedNever) {
+	// The top-level attribute, decided as attr decides it.
+	switch top.Returned {
+	case ReturnedNever:
 		return false
+	case ReturnedAlways:
+		return sub == nil || sub.Returned != ReturnedNever
 	}
-	if top.Returned == ReturnedAlways {
-		return true
-	}
+	var in, ex *selection
 	if p.include != nil {
 		s, named := p.include[top]
-		if !named || (sub != nil && !s.all && !s.subs[sub]) {
+		if !named {
 			return false
 		}
+		in = s
 	} else if top.Returned == ReturnedRequest {
 		return false
 	}
-	if s, ok := p.exclude[top]; ok && (s.all || (sub != nil && s.subs[sub])) {
-		return false
+	if s, ok := p.exclude[top]; ok {
+		if s.all {
+			return false
+		}
+		ex = s
 	}
-	return true
+	if sub == nil {
+		return true
+	}
+	// The sub-attribute, decided as keep in attr decides it: returned
+	// "request" sub-attributes only when asked for, "always" ones even
+	// when excluded.
+	switch {
+	case sub.Returned == ReturnedNever:
+		return false
+	case sub.Returned == ReturnedAlways:
+		return true
+	case ex != nil && ex.subs[sub]:
+		return false
+	case in != nil && !in.all:
+		return in.subs[sub]
+	}
+	return sub.Returned != ReturnedRequest || (in != nil && in.all)
 }
 
 // attr projects the value v of top-level attribute a; false drops it.

@@ -167,9 +167,9 @@ func (c *filterCompiler) compile(e filter.Expression, parent *schemas.Attr) (sto
 			return nil, err
 		}
 		if e.Operator == filter.OR {
-			return flatten[store.Or](l, r), nil
+			return flatten(true, l, r), nil
 		}
-		return flatten[store.And](l, r), nil
+		return flatten(false, l, r), nil
 	case *filter.NotExpression:
 		t, err := c.compile(e.Expression, parent)
 		if err != nil {
@@ -182,16 +182,29 @@ func (c *filterCompiler) compile(e filter.Expression, parent *schemas.Attr) (sto
 	return nil, schemas.Errorf(schemas.InvalidFilter, "the filter has an expression scimd does not support")
 }
 
-func flatten[T store.And | store.Or](l, r store.Filter) store.Filter {
-	var out T
+// flatten joins l and r with "or" (or "and"), merging nested terms of the
+// same kind so that long chains stay one flat node.
+func flatten(or bool, l, r store.Filter) store.Filter {
+	var terms []store.Filter
 	for _, f := range []store.Filter{l, r} {
-		if same, ok := f.(T); ok {
-			out = append(out, same...)
-		} else {
-			out = append(out, f)
+		switch t := f.(type) {
+		case store.Or:
+			if or {
+				terms = append(terms, t...)
+				continue
+			}
+		case store.And:
+			if !or {
+				terms = append(terms, t...)
+				continue
+			}
 		}
+		terms = append(terms, f)
 	}
-	return out
+	if or {
+		return store.Or(terms)
+	}
+	return store.And(terms)
 }
 
 func (c *filterCompiler) compare(e *filter.AttributeExpression, parent *schemas.Attr) (store.Filter, error) {
@@ -255,7 +268,7 @@ func (c *filterCompiler) valuePath(vp valuePath, sub *string, e *filter.Attribut
 		if err != nil {
 			return nil, err
 		}
-		f = flatten[store.And](f, cmp)
+		f = flatten(false, f, cmp)
 	} else if e.Operator != filter.PR {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "a value filter %s[…] cannot be compared without a sub-attribute", attr.Path)
 	}

@@ -154,7 +154,16 @@ func itoa(n int) string {
 // get walks a dotted path ("name.givenName", "emails.0.value",
 // "Resources.0.id") through a decoded body.
 func get(v any, path string) any {
-	for _, p := range strings.Split(path, ".") {
+	var parts []string
+	if strings.HasPrefix(path, "urn:") {
+		// An extension URN contains dots ("2.0"); it ends at the last ":".
+		colon := strings.LastIndex(path, ":")
+		urn, rest, _ := strings.Cut(path[colon:], ".")
+		parts = append([]string{path[:colon] + urn}, strings.Split(rest, ".")...)
+	} else {
+		parts = strings.Split(path, ".")
+	}
+	for _, p := range parts {
 		switch t := v.(type) {
 		case map[string]any:
 			v = t[p]

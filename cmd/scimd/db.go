@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/scimd/scimd/store"
@@ -30,6 +32,10 @@ func openDatabase(ctx context.Context, url string) (database, error) {
 		path := strings.TrimPrefix(url, "sqlite://")
 		if path == "" || path == "/" {
 			return nil, fmt.Errorf("database URL %q names no file", url)
+		}
+		// The file's directory is created, like the file itself.
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("database directory: %w", err)
 		}
 		return sqlite.Open(ctx, path)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):

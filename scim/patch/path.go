@@ -55,8 +55,16 @@ func (a *applier) parsePath(s string) (t target, known bool, err error) {
 	if !hasFilter {
 		return t, true, nil
 	}
-	if t.sub != nil || !t.attr.MultiValued {
+	if t.sub != nil {
 		return t, true, a.errf(schemas.InvalidPath, "a value filter can only follow a multi-valued attribute")
+	}
+	if !t.attr.MultiValued {
+		// Entra has been seen sending manager[value eq "…"]: a filter on a
+		// singular complex attribute, which selects its one value.
+		if !a.o.Lenient || t.attr.Type != schemas.TypeComplex {
+			return t, true, a.errf(schemas.InvalidPath, "a value filter can only follow a multi-valued attribute")
+		}
+		rewrote(a.o, "singular_filter")
 	}
 	t.filter, err = a.parseValueFilter(t.attr, filterText)
 	if err != nil {
