@@ -118,9 +118,9 @@ func decodeOp(i int, el any, o schemas.Options) (Op, error) {
 		return Op{}, schemas.Errorf(schemas.InvalidSyntax, "Operations[%d] must be an object", i)
 	}
 	var (
-		op                         Op
-		opName, path               any
-		hasOp, hasPath, hasValue   bool
+		op                       Op
+		opName, path             any
+		hasOp, hasPath, hasValue bool
 	)
 	for k, v := range m {
 		switch strings.ToLower(k) {

@@ -19,8 +19,11 @@ const (
 
 // column describes how one SCIM attribute is stored.
 type column struct {
-	col      string // the column holding the value
-	key      string // the column holding its folded form; "" when compared exactly
+	col string // the column holding the value
+	// key is the column holding its folded form (the column itself when
+	// every stored value is already folded, as lowercase ids are); "" when
+	// there is none, and a case-insensitive comparison is unsupported.
+	key      string
 	kind     kind
 	nullable bool
 }
@@ -42,7 +45,7 @@ type table struct {
 var userTable = table{
 	alias: "u",
 	attrs: map[string]column{
-		"id":                {col: "u.id"},
+		"id":                {col: "u.id", key: "u.id"}, // ids are lowercase UUIDs
 		"userName":          {col: "u.user_name", key: "u.user_name_key"},
 		"externalId":        {col: "u.external_id", nullable: true},
 		"displayName":       {col: "u.display_name", key: "u.display_name_key", nullable: true},
@@ -69,7 +72,7 @@ var userTable = table{
 var groupTable = table{
 	alias: "g",
 	attrs: map[string]column{
-		"id":                {col: "g.id"},
+		"id":                {col: "g.id", key: "g.id"}, // ids are lowercase UUIDs
 		"displayName":       {col: "g.display_name", key: "g.display_name_key"},
 		"externalId":        {col: "g.external_id", nullable: true},
 		"meta.created":      {col: "g.created", kind: kTime},
@@ -80,7 +83,7 @@ var groupTable = table{
 			from: "group_members m",
 			link: "m.tenant_id = g.tenant_id AND m.group_id = g.id",
 			attrs: map[string]column{
-				"members.value": {col: "m.member_id"},
+				"members.value": {col: "m.member_id", key: "m.member_id"}, // user ids are lowercase
 			},
 		},
 	},
@@ -183,6 +186,7 @@ func (c *compiler) list(b *strings.Builder, terms []store.Filter, sep, empty str
 // cmp writes one comparison. Absent (NULL) values make every operator false
 // except ne, which is true; the result is never NULL.
 func (c *compiler) cmp(b *strings.Builder, f store.Cmp, col column) error {
+	op := f.Op
 	if f.Op == store.OpPr {
 		if col.nullable {
 			b.WriteString("(" + col.col + " IS NOT NULL)")
@@ -200,7 +204,10 @@ func (c *compiler) cmp(b *strings.Builder, f store.Cmp, col column) error {
 			return unsupported("%s %s needs a string value", f.Attr, f.Op)
 		}
 		expr = col.col
-		if !f.CaseExact && col.key != "" {
+		if !f.CaseExact {
+			if col.key == "" {
+				return unsupported("case-insensitive comparison on %s", f.Attr)
+			}
 			expr, v = col.key, store.Fold(v)
 		}
 		switch f.Op {
@@ -230,37 +237,65 @@ func (c *compiler) cmp(b *strings.Builder, f store.Cmp, col column) error {
 		if f.Op == store.OpCo || f.Op == store.OpSw || f.Op == store.OpEw {
 			return unsupported("operator %s on date-time attribute %s", f.Op, f.Attr)
 		}
-		expr, arg = col.col, micro(v)
+		us, fraction := floorMicro(v)
+		if fraction {
+			// Stored times are whole microseconds, so none equals v and
+			// each lies strictly before or after it: col ≥ v ⇔ col > ⌊v⌋
+			// and col < v ⇔ col ≤ ⌊v⌋.
+			switch op {
+			case store.OpEq:
+				b.WriteString("0")
+				return nil
+			case store.OpNe:
+				b.WriteString("1")
+				return nil
+			case store.OpGe:
+				op = store.OpGt
+			case store.OpLt:
+				op = store.OpLe
+			}
+		}
+		expr, arg = col.col, us
 	}
-	var op string
-	switch f.Op {
+	var sqlOp string
+	switch op {
 	case store.OpEq:
-		op = " = ?"
+		sqlOp = " = ?"
 	case store.OpNe:
-		op = " <> ?"
+		sqlOp = " <> ?"
 	case store.OpGt:
-		op = " > ?"
+		sqlOp = " > ?"
 	case store.OpGe:
-		op = " >= ?"
+		sqlOp = " >= ?"
 	case store.OpLt:
-		op = " < ?"
+		sqlOp = " < ?"
 	case store.OpLe:
-		op = " <= ?"
+		sqlOp = " <= ?"
 	case store.OpCo, store.OpSw, store.OpEw:
-		op = " GLOB ?"
+		sqlOp = " GLOB ?"
 	default:
 		return unsupported("operator %q", f.Op)
 	}
 	c.args = append(c.args, arg)
 	switch {
 	case !col.nullable:
-		b.WriteString("(" + expr + op + ")")
-	case f.Op == store.OpNe:
-		b.WriteString("(" + expr + " IS NULL OR " + expr + op + ")")
+		b.WriteString("(" + expr + sqlOp + ")")
+	case op == store.OpNe:
+		b.WriteString("(" + expr + " IS NULL OR " + expr + sqlOp + ")")
 	default:
-		b.WriteString("(" + expr + " IS NOT NULL AND " + expr + op + ")")
+		b.WriteString("(" + expr + " IS NOT NULL AND " + expr + sqlOp + ")")
 	}
 	return nil
+}
+
+// floorMicro returns t in unix microseconds rounded down, and whether t had
+// a finer part that the rounding dropped.
+func floorMicro(t time.Time) (int64, bool) {
+	us := t.UnixMicro() // truncates towards zero
+	if time.UnixMicro(us).After(t) {
+		us--
+	}
+	return us, !time.UnixMicro(us).Equal(t)
 }
 
 // globEscape quotes the GLOB metacharacters of s so that it matches itself.
@@ -300,12 +335,15 @@ func compileOrder(t table, q store.Query) (string, error) {
 	if !ok {
 		return "", unsupported("sort by attribute %q", q.SortBy)
 	}
-	expr := col.col
-	if !q.CaseExact && col.key != "" {
-		expr = col.key
-	}
 	if q.SortBy == "id" {
 		return id + dir, nil
+	}
+	expr := col.col
+	if !q.CaseExact && col.kind == kString {
+		if col.key == "" {
+			return "", unsupported("case-insensitive sort by %q", q.SortBy)
+		}
+		expr = col.key
 	}
 	nulls := " NULLS LAST"
 	if q.Descending {

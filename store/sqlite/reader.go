@@ -311,21 +311,32 @@ func (c conn) UserGroups(ctx context.Context, tenantID string, userIDs []string)
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	rows, err := c.q.QueryContext(ctx, `SELECT m.member_id, g.id, g.display_name
-		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-		WHERE m.tenant_id = ? AND m.member_id IN (SELECT value FROM json_each(?))
-		ORDER BY m.member_id, g.display_name, g.id`, tenantID, idsJSON(userIDs))
+	// Every live user gets an entry, an empty one when it is in no group;
+	// missing and deleted users get none.
+	rows, err := c.q.QueryContext(ctx, `SELECT u.id, g.id, g.display_name
+		FROM users u
+		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id
+		LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE u.tenant_id = ? AND u.id IN (SELECT value FROM json_each(?)) AND u.state <> 'deleted'
+		ORDER BY u.id, g.display_name, g.id`, tenantID, idsJSON(userIDs))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user groups: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var uid string
-		var g store.GroupRef
-		if err := rows.Scan(&uid, &g.ID, &g.DisplayName); err != nil {
+		var gid, name sql.NullString
+		if err := rows.Scan(&uid, &gid, &name); err != nil {
 			return nil, fmt.Errorf("sqlite: user groups: %w", err)
 		}
-		out[uid] = append(out[uid], g)
+		refs, ok := out[uid]
+		if !ok {
+			refs = []store.GroupRef{}
+		}
+		if gid.Valid {
+			refs = append(refs, store.GroupRef{ID: gid.String, DisplayName: name.String})
+		}
+		out[uid] = refs
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: user groups: %w", err)

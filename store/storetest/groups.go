@@ -641,7 +641,9 @@ func testTenantIsolation(e *env) {
 	})
 	// The contract does not say what these return for a group of another
 	// tenant; they must not touch it.
-	_ = e.update(func(ctx context.Context, tx store.Tx) error { return tx.RemoveMembers(ctx, tb.ID, ga.ID, []string{ua.ID}) })
+	_ = e.update(func(ctx context.Context, tx store.Tx) error {
+		return tx.RemoveMembers(ctx, tb.ID, ga.ID, []string{ua.ID})
+	})
 	_ = e.update(func(ctx context.Context, tx store.Tx) error { return tx.ClearMembers(ctx, tb.ID, ga.ID) })
 	_ = e.update(func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.AddMembers(ctx, tb.ID, ga.ID, []string{ub.ID})

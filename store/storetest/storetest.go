@@ -218,7 +218,9 @@ func wantConflict(t *testing.T, what string, err error, attr string) {
 	}
 }
 
-func (e *env) getUser(tenantID, id string) (store.User, error) { return e.s.GetUser(e.ctx, tenantID, id) }
+func (e *env) getUser(tenantID, id string) (store.User, error) {
+	return e.s.GetUser(e.ctx, tenantID, id)
+}
 
 func (e *env) mustGetUser(tenantID, id string) store.User {
 	e.Helper()

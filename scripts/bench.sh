@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench.sh — measure scimd with the scimbench load generator.
+#
+# Builds scimd, starts it on a free loopback port over a fresh database,
+# creates a tenant and token through the CLI, runs scimbench against it and
+# stops the server by its process id.
+#
+# Environment:
+#   SCIMBENCH          path to the scimbench source (default: ../shared/scimbench)
+#   BENCH_DB           sqlite (default) or postgres
+#   BENCH_PG_URL       server URL for BENCH_DB=postgres
+#                      (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable);
+#                      a fresh database is created on it and dropped afterwards
+#   BENCH_ARGS         extra scimbench flags
+#                      (default: -users 5000 -groups 50 -members 200 -concurrency 8)
+#   BENCH_OUT          directory for the JSON report (default: bench-out)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bench=${SCIMBENCH:-$root/../shared/scimbench}
+if [ ! -f "$bench/main.go" ]; then
+	echo "bench: scimbench not found at $bench (set SCIMBENCH)" >&2
+	exit 2
+fi
+db=${BENCH_DB:-sqlite}
+args=${BENCH_ARGS:--users 5000 -groups 50 -members 200 -concurrency 8}
+out=${BENCH_OUT:-bench-out}
+mkdir -p "$out"
+
+work=$(mktemp -d)
+pid=""
+pgdb=""
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill "$pid"
+		wait "$pid" 2>/dev/null || true
+	fi
+	if [ -n "$pgdb" ]; then
+		psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $pgdb" >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/scimd" ./cmd/scimd
+
+case "$db" in
+sqlite) dburl="sqlite://$work/bench.db" ;;
+postgres)
+	pgadmin=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+	pgdb="scimd_bench_$$"
+	psql "$pgadmin" -qc "CREATE DATABASE $pgdb" >/dev/null
+	dburl=$(echo "$pgadmin" | sed -E "s#/[^/?]*(\?|$)#/$pgdb\1#")
+	;;
+*)
+	echo "bench: BENCH_DB must be sqlite or postgres" >&2
+	exit 2
+	;;
+esac
+
+export SCIMD_DATABASE_URL="$dburl" SCIMD_LOG_LEVEL=warn
+"$work/scimd" migrate 2>/dev/null
+"$work/scimd" tenant create bench >/dev/null
+token=$("$work/scimd" token create --tenant bench 2>/dev/null)
+
+# Port 0: the kernel picks a free port; scimd logs the address it got.
+SCIMD_LOG_LEVEL=info "$work/scimd" serve --addr 127.0.0.1:0 2>"$work/serve.log" &
+pid=$!
+base=""
+for _ in $(seq 1 100); do
+	base=$(sed -nE 's#.*addr=(http://127\.0\.0\.1:[0-9]+).*#\1#p' "$work/serve.log" | head -1)
+	[ -n "$base" ] && break
+	sleep 0.1
+done
+if [ -z "$base" ]; then
+	echo "bench: scimd did not start:" >&2
+	cat "$work/serve.log" >&2
+	exit 1
+fi
+
+label="scimd-$db"
+report="$out/$label-$(date -u +%Y%m%dT%H%M%SZ).json"
+echo "bench: $label at $base ($(nproc) cores); scimbench $args" >&2
+# shellcheck disable=SC2086 # args is a list of flags
+(cd "$bench" && go run . -base "$base/scim/v2" -token "$token" -label "$label" \
+	-server-pid "$pid" -json "$root/$report" $args)
+echo "bench: report written to $report" >&2
