@@ -43,41 +43,6 @@ func isBlank(v any) bool {
 	return false
 }
 
-// prune removes absent values at every depth and returns the result, nil
-// when nothing is left. Maps and slices are modified in place.
-func prune(v any) any {
-	switch t := v.(type) {
-	case string:
-		if t == "" {
-			return nil
-		}
-	case map[string]any:
-		for k, e := range t {
-			if p := prune(e); p == nil {
-				delete(t, k)
-			} else {
-				t[k] = p
-			}
-		}
-		if len(t) == 0 {
-			return nil
-		}
-	case []any:
-		out := t[:0]
-		for _, e := range t {
-			if p := prune(e); p != nil {
-				out = append(out, p)
-			}
-		}
-		clear(t[len(out):])
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	}
-	return v
-}
-
 // clone returns a deep copy of a JSON-like value.
 func clone(v any) any {
 	switch t := v.(type) {
