@@ -23,8 +23,8 @@ type Reader interface {
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
 	// ListTokens returns the tokens of a tenant ordered by creation time.
 	ListTokens(ctx context.Context, tenantID string) ([]Token, error)
-	// UserOwnsLiveToken reports whether a token owned by the user is neither
-	// revoked nor expired at now.
+	// UserOwnsLiveToken reports whether a SCIM token owned by the user is
+	// neither revoked nor expired at now.
 	UserOwnsLiveToken(ctx context.Context, tenantID, userID string, now time.Time) (bool, error)
 
 	// GetUser returns a live (not deleted) user, or ErrNotFound. A malformed
@@ -33,6 +33,25 @@ type Reader interface {
 	// GetUserByUserName returns the live user whose userName folds to the
 	// same key as userName, or ErrNotFound.
 	GetUserByUserName(ctx context.Context, tenantID, userName string) (User, error)
+	// GetTombstone returns the deleted user (tombstone) with the given id,
+	// or ErrNotFound when there is none (live users included).
+	GetTombstone(ctx context.Context, tenantID, id string) (User, error)
+	// CountUsers returns how many users of the tenant are in one of the
+	// given states (none: 0).
+	CountUsers(ctx context.Context, tenantID string, states ...UserState) (int, error)
+	// EmailTaken reports whether a live user other than exceptUserID ("" for
+	// none) has an email whose folded value equals Fold(email).
+	EmailTaken(ctx context.Context, tenantID, email, exceptUserID string) (bool, error)
+	// UserNameReserved reports whether a tombstone holds userName: a
+	// retained tombstone whose folded userName equals Fold(userName), or an
+	// erased one whose key is ErasedKey(userName).
+	UserNameReserved(ctx context.Context, tenantID, userName string) (bool, error)
+	// FindRetainedByEmail returns the most recently deleted tombstone with
+	// retained data (not erased) that has an email whose folded value
+	// equals Fold(email), or ErrNotFound.
+	FindRetainedByEmail(ctx context.Context, tenantID, email string) (User, error)
+	// GetOwner returns the live user whose role is owner, or ErrNotFound.
+	GetOwner(ctx context.Context, tenantID string) (User, error)
 	// ListUsers returns one page of live users matching q and the number of
 	// all matches. An attribute the backend cannot compile is ErrUnsupported.
 	ListUsers(ctx context.Context, tenantID string, q Query) (UserPage, error)
@@ -76,17 +95,34 @@ type Tx interface {
 	LockUser(ctx context.Context, tenantID, id string) (User, error)
 	// CreateUser inserts u with Version 1 (u.ID, Created and Modified must be
 	// set). A live user with the same folded userName is a *ConflictError
-	// for "userName" (errors.Is ErrConflict).
+	// for "userName" (errors.Is ErrConflict); a second live user with the
+	// role owner is a *ConflictError for "roles".
 	CreateUser(ctx context.Context, u *User) error
 	// UpdateUser writes u over the row whose version is expectVersion and
 	// sets u.Version to expectVersion+1. No such live row at that version:
 	// ErrPrecondition if the user exists, else ErrNotFound. A userName taken
-	// by another live user is a *ConflictError.
+	// by another live user is a *ConflictError for "userName", a second
+	// owner one for "roles".
 	UpdateUser(ctx context.Context, u *User, expectVersion int64) error
 	// DeleteUser turns a live user into a tombstone (State deleted, Active
 	// false, Modified at, version bumped) and removes it from every group.
+	// With erase, the tombstone keeps only the id, tenant, state, role,
+	// version and times: userName becomes "" with key ErasedKey(userName),
+	// every other personal column, the document, the password hash and the
+	// emails are removed (Erased reports true afterwards). Without erase
+	// the row keeps its data (and its emails) for a later restore.
 	// Missing or already deleted: ErrNotFound.
-	DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error
+	DeleteUser(ctx context.Context, tenantID, id string, at time.Time, erase bool) error
+	// RestoreUser turns a retained tombstone back into a live user: it
+	// writes u (u.ID names the tombstone; State must not be deleted) over
+	// it and sets u.Version to the tombstone's version + 1. No retained
+	// tombstone with that id: ErrNotFound; a userName or owner role taken
+	// by a live user: *ConflictError.
+	RestoreUser(ctx context.Context, u *User) error
+	// LockTenant returns the tenant and holds a write lock on its row until
+	// the transaction ends, serialising changes that count the tenant's
+	// users (seats, the owner) across processes. Missing: ErrNotFound.
+	LockTenant(ctx context.Context, tenantID string) (Tenant, error)
 
 	// LockGroup is LockUser for groups.
 	LockGroup(ctx context.Context, tenantID, id string) (Group, error)
@@ -138,10 +174,19 @@ type Tenant struct {
 	Created time.Time
 }
 
+// Token kinds: SCIM tokens authenticate identity providers on /scim/v2,
+// host tokens the host product on /api/v1; neither is accepted on the
+// other's API.
+const (
+	TokenSCIM = "scim"
+	TokenHost = "host"
+)
+
 // Token is a bearer token; only the SHA-256 hash of its secret is stored.
 type Token struct {
 	ID       string
 	TenantID string
+	Kind     string // TokenSCIM or TokenHost; "" is stored as TokenSCIM
 	Hash     []byte
 	OwnerID  string // the admin user the token belongs to; "" for none
 	Created  time.Time
@@ -187,8 +232,10 @@ type User struct {
 	Role          string
 	State         UserState
 	DeactivatedAt *time.Time
-	PasswordHash  string
-	Emails        []Email
+	// Erased is true for a tombstone whose personal data was erased.
+	Erased       bool
+	PasswordHash string
+	Emails       []Email
 	// Doc is the SCIM document without id, meta, groups and password.
 	Doc      json.RawMessage
 	Version  int64
