@@ -52,8 +52,12 @@ func classify(err error) (e apiError, internal bool) {
 		return *ae, false
 	case errors.As(err, &se):
 		return apiError{http.StatusBadRequest, se.ScimType, se.Detail}, false
+	case errors.As(err, &pv) && pv.Conflict:
+		return apiError{http.StatusConflict, schemas.Uniqueness, pv.Error()}, false
 	case errors.As(err, &pv):
 		return apiError{http.StatusForbidden, "", pv.Error()}, false
+	case errors.As(err, &ce) && ce.Attr == "roles":
+		return apiError{http.StatusConflict, schemas.Uniqueness, "this tenant already has an owner; transfer ownership instead (scimd tenant owner TENANT USERNAME)"}, false
 	case errors.As(err, &ce):
 		return apiError{http.StatusConflict, schemas.Uniqueness, fmt.Sprintf("%s is already taken in this tenant", ce.Attr)}, false
 	case errors.Is(err, store.ErrConflict):

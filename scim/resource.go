@@ -90,10 +90,10 @@ func userColumns(u *store.User, doc map[string]any) error {
 		}
 		u.Role = role
 	}
-	if u.Role == "" {
-		u.Role = store.RoleMember
-	}
-	doc["roles"] = []any{map[string]any{"value": u.Role, "primary": true}}
+	// A create without roles leaves Role empty: the provision service
+	// makes the user a member (or gives a restored user its old role).
+	// The role column is authoritative; renderUser writes roles from it.
+	delete(doc, "roles")
 	return nil
 }
 
@@ -178,6 +178,9 @@ func renderUser(u *store.User, groups []store.GroupRef, base string) (map[string
 	}
 	doc["id"] = u.ID
 	doc["active"] = u.Active
+	if u.Role != "" {
+		doc["roles"] = []any{map[string]any{"value": u.Role, "primary": true}}
+	}
 	sch := []any{schemas.UserURN}
 	if _, ok := doc[schemas.EnterpriseURN]; ok {
 		sch = append(sch, schemas.EnterpriseURN)

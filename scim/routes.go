@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/scimd/scimd/internal/hostapi"
 	"github.com/scimd/scimd/internal/obs"
 	"github.com/scimd/scimd/internal/provision"
 	"github.com/scimd/scimd/store"
@@ -75,6 +76,10 @@ func NewServer(cfg Config) http.Handler {
 	})
 	r.Get("/readyz", s.ready)
 	r.Handle("/metrics", cfg.Metrics.Handler())
+
+	r.Mount("/api/v1", hostapi.Handler(hostapi.Config{
+		Store: cfg.Store, Provision: cfg.Provision, Log: cfg.Log, Now: cfg.Now, RequestID: requestID,
+	}))
 
 	r.Route("/scim/v2", func(r chi.Router) {
 		r.Use(middleware.StripSlashes)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/obs"
+	"github.com/scimd/scimd/internal/policy"
 	"github.com/scimd/scimd/internal/provision"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
@@ -27,7 +29,11 @@ Usage:
   scimd migrate                                     apply database migrations
   scimd tenant create NAME                          create a tenant; prints its id
   scimd tenant list                                 list tenants
-  scimd token create --tenant NAME [--owner USERNAME] [--expires 90d]
+  scimd tenant show NAME                            the tenant, its effective policy and seats, as JSON
+  scimd tenant policy NAME [--preset PRESET] [--set key=value …]
+                                                    change the lifecycle policy (docs/policy.md)
+  scimd tenant owner NAME USERNAME                  transfer ownership to USERNAME
+  scimd token create --tenant NAME [--owner USERNAME] [--expires 90d] [--kind scim|host]
                                                     issue a bearer token; prints it alone on stdout
   scimd token list --tenant NAME                    list a tenant's tokens (never the secrets)
   scimd token revoke ID                             revoke a token
@@ -62,7 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.migrate(ctx, rest)
 	case "tenant":
 		return e.sub(ctx, "tenant", rest, map[string]func(context.Context, []string) error{
-			"create": e.tenantCreate, "list": e.tenantList,
+			"create": e.tenantCreate, "list": e.tenantList, "show": e.tenantShow,
+			"policy": e.tenantPolicy, "owner": e.tenantOwner,
 		})
 	case "token":
 		return e.sub(ctx, "token", rest, map[string]func(context.Context, []string) error{
@@ -187,6 +194,104 @@ func (e *env) tenantList(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func (e *env) tenantPolicy(ctx context.Context, args []string) error {
+	fs := e.flags("tenant policy")
+	preset := fs.String("preset", "", "start from a preset: "+strings.Join(policy.Presets(), ", "))
+	var sets listFlag
+	fs.Var(&sets, "set", "key=value, repeatable; keys: "+strings.Join(policy.Keys(), ", "))
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *preset == "" && len(sets) == 0 {
+		return fmt.Errorf("tenant policy needs --preset PRESET and/or --set key=value (presets: %s; keys: %s)",
+			strings.Join(policy.Presets(), ", "), strings.Join(policy.Keys(), ", "))
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := tenant(ctx, db, pos[0]); err != nil {
+		return err
+	}
+	svc := provision.New(db, nil, nil)
+	if _, err := svc.SetTenantPolicy(ctx, cliActor, pos[0], *preset, sets); err != nil {
+		return err
+	}
+	return e.printStatus(ctx, svc, pos[0])
+}
+
+func (e *env) tenantShow(ctx context.Context, args []string) error {
+	pos, err := parse(e.flags("tenant show"), args, 1)
+	if err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := tenant(ctx, db, pos[0]); err != nil {
+		return err
+	}
+	return e.printStatus(ctx, provision.New(db, nil, nil), pos[0])
+}
+
+// printStatus prints a tenant with its effective policy and seats as JSON.
+func (e *env) printStatus(ctx context.Context, svc *provision.Service, name string) error {
+	st, err := svc.Status(ctx, name)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{
+		"id": st.Tenant.ID, "name": st.Tenant.Name, "created": st.Tenant.Created.Format(time.RFC3339),
+		"policy": st.Settings, "seats": st.Seats,
+		"users": map[string]int{
+			"active": st.Users[store.StateActive], "inactive": st.Users[store.StateInactive], "deleted": st.Users[store.StateDeleted],
+		},
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, string(b))
+	return nil
+}
+
+func (e *env) tenantOwner(ctx context.Context, args []string) error {
+	pos, err := parse(e.flags("tenant owner"), args, 2)
+	if err != nil {
+		return err
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := tenant(ctx, db, pos[0])
+	if err != nil {
+		return err
+	}
+	a := cliActor
+	a.TenantID = t.ID
+	u, err := provision.New(db, nil, nil).TransferOwnership(ctx, a, pos[1])
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no user %q in tenant %s", pos[1], t.Name)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "%s is now the owner of tenant %s\n", u.UserName, t.Name)
+	return nil
+}
+
 // tenant looks a tenant up by name, with an error that says what exists.
 func tenant(ctx context.Context, db database, name string) (store.Tenant, error) {
 	if name == "" {
@@ -223,6 +328,7 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 	tenantName := fs.String("tenant", "", "tenant name")
 	owner := fs.String("owner", "", "userName of the admin the token belongs to")
 	expires := fs.String("expires", "", "lifetime, e.g. 90d or 12h (default: never expires)")
+	kind := fs.String("kind", store.TokenSCIM, "scim (for identity providers, on /scim/v2) or host (for the host product, on /api/v1)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -239,7 +345,7 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	secret, tok, err := provision.New(db, nil, nil).CreateToken(ctx, cliActor, provision.TokenSpec{TenantID: t.ID, OwnerUserName: *owner, TTL: ttl})
+	secret, tok, err := provision.New(db, nil, nil).CreateToken(ctx, cliActor, provision.TokenSpec{TenantID: t.ID, OwnerUserName: *owner, TTL: ttl, Kind: *kind})
 	if err != nil {
 		return err
 	}
@@ -269,7 +375,7 @@ func (e *env) tokenList(ctx context.Context, args []string) error {
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tOWNER\tCREATED\tEXPIRES")
+	fmt.Fprintln(tw, "ID\tSTATE\tOWNER\tCREATED\tEXPIRES\tKIND")
 	for _, k := range toks {
 		state := "live"
 		switch {
@@ -289,7 +395,11 @@ func (e *env) tokenList(ctx context.Context, args []string) error {
 				owner = u.UserName
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, state, owner, k.Created.Format(time.RFC3339), exp)
+		kind := k.Kind
+		if kind == "" {
+			kind = store.TokenSCIM
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, state, owner, k.Created.Format(time.RFC3339), exp, kind)
 	}
 	return tw.Flush()
 }

@@ -26,25 +26,37 @@ func TestAuthenticate(t *testing.T) {
 	revoked, revokedHash, _ := NewToken()
 	expired, expiredHash, _ := NewToken()
 	unknown, _, _ := NewToken()
+	host, hostHash, _ := NewToken()
 	past, future := now.Add(-time.Hour), now.Add(time.Hour)
 	f := fakeTokens{
 		string(liveHash):    {ID: "t1", TenantID: "ten", Hash: liveHash, OwnerID: "u1", Expires: &future},
 		string(revokedHash): {ID: "t2", TenantID: "ten", Hash: revokedHash, Revoked: &past},
 		string(expiredHash): {ID: "t3", TenantID: "ten", Hash: expiredHash, Expires: &past},
+		string(hostHash):    {ID: "t4", TenantID: "ten", Hash: hostHash, Kind: store.TokenHost},
 	}
-	p, err := Authenticate(context.Background(), f, "Bearer "+live, now)
-	if err != nil || p != (Principal{TenantID: "ten", TokenID: "t1", OwnerID: "u1"}) {
+	p, err := Authenticate(context.Background(), f, "Bearer "+live, store.TokenSCIM, now)
+	if err != nil || p != (Principal{TenantID: "ten", TokenID: "t1", OwnerID: "u1", Kind: store.TokenSCIM}) {
 		t.Fatalf("live token: %+v %v", p, err)
 	}
-	if _, err := Authenticate(context.Background(), f, "bearer  "+live, now); err != nil {
+	if _, err := Authenticate(context.Background(), f, "bearer  "+live, store.TokenSCIM, now); err != nil {
 		t.Fatalf("scheme case: %v", err)
+	}
+	// Each kind of token works only where it belongs.
+	if p, err := Authenticate(context.Background(), f, "Bearer "+host, store.TokenHost, now); err != nil || p.Kind != store.TokenHost {
+		t.Fatalf("host token on the host API: %+v %v", p, err)
+	}
+	if _, err := Authenticate(context.Background(), f, "Bearer "+host, store.TokenSCIM, now); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("host token accepted for SCIM: %v", err)
+	}
+	if _, err := Authenticate(context.Background(), f, "Bearer "+live, store.TokenHost, now); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("SCIM token accepted for the host API: %v", err)
 	}
 	for name, h := range map[string]string{
 		"revoked": "Bearer " + revoked, "expired": "Bearer " + expired, "unknown": "Bearer " + unknown,
 		"empty": "", "no scheme": live, "basic": "Basic " + live, "non-token": "non-token",
 		"no prefix": "Bearer " + strings.TrimPrefix(live, TokenPrefix), "huge": "Bearer " + TokenPrefix + strings.Repeat("a", 500),
 	} {
-		if _, err := Authenticate(context.Background(), f, h, now); !errors.Is(err, ErrUnauthorized) {
+		if _, err := Authenticate(context.Background(), f, h, store.TokenSCIM, now); !errors.Is(err, ErrUnauthorized) {
 			t.Errorf("%s: got %v, want ErrUnauthorized", name, err)
 		}
 	}

@@ -43,6 +43,8 @@ type Principal struct {
 	TokenID  string
 	// OwnerID is the admin user the token belongs to, or "".
 	OwnerID string
+	// Kind is the token's kind (store.TokenSCIM or store.TokenHost).
+	Kind string
 }
 
 // TokenReader is the store method Authenticate needs.
@@ -51,10 +53,11 @@ type TokenReader interface {
 }
 
 // Authenticate resolves an Authorization header value ("Bearer <token>",
-// scheme case-insensitive) to a principal. It returns ErrUnauthorized for a
-// missing, malformed, unknown, revoked or expired token, and the store's
-// error when the look-up itself fails.
-func Authenticate(ctx context.Context, r TokenReader, header string, now time.Time) (Principal, error) {
+// scheme case-insensitive) to a principal of the given token kind
+// (store.TokenSCIM or store.TokenHost). It returns ErrUnauthorized for a
+// missing, malformed, unknown, revoked or expired token and for a token of
+// another kind, and the store's error when the look-up itself fails.
+func Authenticate(ctx context.Context, r TokenReader, header, kind string, now time.Time) (Principal, error) {
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
 	tok = strings.TrimSpace(tok)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(tok, TokenPrefix) || len(tok) > 128 {
@@ -68,8 +71,12 @@ func Authenticate(ctx context.Context, r TokenReader, header string, now time.Ti
 	if err != nil {
 		return Principal{}, err
 	}
-	if subtle.ConstantTimeCompare(t.Hash, h) != 1 || !t.Live(now) {
+	tk := t.Kind
+	if tk == "" {
+		tk = store.TokenSCIM
+	}
+	if subtle.ConstantTimeCompare(t.Hash, h) != 1 || !t.Live(now) || tk != kind {
 		return Principal{}, ErrUnauthorized
 	}
-	return Principal{TenantID: t.TenantID, TokenID: t.ID, OwnerID: t.OwnerID}, nil
+	return Principal{TenantID: t.TenantID, TokenID: t.ID, OwnerID: t.OwnerID, Kind: tk}, nil
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/policy"
 	"github.com/scimd/scimd/store"
 )
 
@@ -45,6 +47,8 @@ type TokenSpec struct {
 	OwnerUserName string
 	// TTL is how long the token lives; 0 means it does not expire.
 	TTL time.Duration
+	// Kind is store.TokenSCIM (the default when "") or store.TokenHost.
+	Kind string
 }
 
 // CreateToken issues a token and returns the secret, which exists nowhere
@@ -55,8 +59,18 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, spec TokenSpec) (str
 	if err != nil {
 		return "", store.Token{}, err
 	}
+	switch spec.Kind {
+	case "":
+		spec.Kind = store.TokenSCIM
+	case store.TokenSCIM, store.TokenHost:
+	default:
+		return "", store.Token{}, fmt.Errorf("%w: token kind %q: use %s or %s", ErrInvalid, spec.Kind, store.TokenSCIM, store.TokenHost)
+	}
+	if spec.Kind == store.TokenHost && spec.OwnerUserName != "" {
+		return "", store.Token{}, fmt.Errorf("%w: host tokens belong to the host product, not to a user; drop --owner", ErrInvalid)
+	}
 	now := s.clock()
-	t := store.Token{ID: newID(), TenantID: spec.TenantID, Hash: hash, Created: now}
+	t := store.Token{ID: newID(), TenantID: spec.TenantID, Kind: spec.Kind, Hash: hash, Created: now}
 	if spec.TTL > 0 {
 		exp := now.Add(spec.TTL)
 		t.Expires = &exp
@@ -97,4 +111,95 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, tokenID string) erro
 		}
 		return nil
 	})
+}
+
+// SetTenantPolicy changes a tenant's lifecycle settings: preset ("" keeps
+// the current settings) is applied first, then every key=value of sets in
+// order. The result must validate. It returns the new effective settings.
+// Errors: store.ErrNotFound for an unknown tenant; an unknown preset or
+// key, a malformed key=value or an invalid result wraps ErrInvalid with a
+// message that names the valid choices.
+func (s *Service) SetTenantPolicy(ctx context.Context, a Actor, tenantName, preset string, sets []string) (policy.Settings, error) {
+	var out policy.Settings
+	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		t, err := tx.GetTenantByName(ctx, tenantName)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.LockTenant(ctx, t.ID); err != nil {
+			return err
+		}
+		cur, err := policy.Parse(t.Policy)
+		if err != nil {
+			return err
+		}
+		if preset != "" {
+			if cur, err = policy.Preset(preset); err != nil {
+				return fmt.Errorf("%w: %v", ErrInvalid, err)
+			}
+		}
+		for _, kv := range sets {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("%w: %q is not key=value; settings are %s", ErrInvalid, kv, strings.Join(policy.Keys(), ", "))
+			}
+			if err := cur.Set(k, v); err != nil {
+				return fmt.Errorf("%w: %v", ErrInvalid, err)
+			}
+		}
+		if err := cur.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if err := tx.UpdateTenantPolicy(ctx, t.ID, cur.Encode()); err != nil {
+			return err
+		}
+		out = cur
+		a.TenantID = t.ID
+		return s.record(ctx, tx, a, s.clock(), "tenant.policy", "Tenant", t.ID, 200, []string{"policy"}, nil)
+	})
+	return out, err
+}
+
+// Seats are a tenant's licensed seats and their use.
+type Seats struct {
+	Licensed int  `json:"licensed"` // 0 means unlimited
+	Used     int  `json:"used"`
+	Free     *int `json:"free"` // nil when unlimited
+}
+
+// TenantStatus is a tenant with its effective policy and seat use.
+type TenantStatus struct {
+	Tenant   store.Tenant
+	Settings policy.Settings
+	Seats    Seats
+	Users    map[store.UserState]int
+}
+
+// Status returns a tenant's effective policy and seat use. Errors:
+// store.ErrNotFound for an unknown tenant name.
+func (s *Service) Status(ctx context.Context, tenantName string) (TenantStatus, error) {
+	t, err := s.store.GetTenantByName(ctx, tenantName)
+	if err != nil {
+		return TenantStatus{}, err
+	}
+	settings, err := policy.Parse(t.Policy)
+	if err != nil {
+		return TenantStatus{}, err
+	}
+	st := TenantStatus{Tenant: t, Settings: settings, Users: map[store.UserState]int{}}
+	for _, state := range []store.UserState{store.StateActive, store.StateInactive, store.StateDeleted} {
+		if st.Users[state], err = s.store.CountUsers(ctx, t.ID, state); err != nil {
+			return TenantStatus{}, err
+		}
+	}
+	used, err := seatsUsed(ctx, s.store, t.ID, settings)
+	if err != nil {
+		return TenantStatus{}, err
+	}
+	st.Seats = Seats{Licensed: settings.Seats, Used: used}
+	if settings.Seats > 0 {
+		free := max(settings.Seats-used, 0)
+		st.Seats.Free = &free
+	}
+	return st, nil
 }

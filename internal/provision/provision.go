@@ -78,97 +78,6 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(store.TimePr
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// CreateUser creates u in the actor's tenant: it assigns id, version and
-// timestamps, derives the lifecycle state from u.Active, and returns the
-// stored user. A taken userName is a *store.ConflictError; a refusal is a
-// *policy.Violation.
-func (s *Service) CreateUser(ctx context.Context, a Actor, u store.User) (store.User, error) {
-	now := s.clock()
-	u.TenantID, u.ID, u.Version = a.TenantID, newID(), 1
-	u.Created, u.Modified = now, now
-	setState(&u, nil, now)
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		ch := policy.Change{Action: policy.Create, After: subject(&u), Facts: policy.Facts{Now: now}}
-		if err := s.check(ctx, tx, a, ch, &u); err != nil {
-			return err
-		}
-		if err := tx.CreateUser(ctx, &u); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, a, now, "user.create", "User", u.ID, 201, nil, userEvent("user.created", &u))
-	})
-	if err != nil {
-		return store.User{}, s.refused(ctx, a, err, "user.create", "User", "")
-	}
-	return u, nil
-}
-
-// UpdateUser changes one live user: it locks the row, checks ifMatch (nil
-// means unconditional) against its version, applies mutate to a copy, asks
-// the policy, and writes. op names the operation for the audit trail
-// ("user.replace", "user.patch"). It returns the stored user; errors are
-// store.ErrNotFound, store.ErrPrecondition, a *store.ConflictError, a
-// *policy.Violation, or what mutate returned.
-func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *int64, op string, mutate func(u *store.User) error) (store.User, error) {
-	var out store.User
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		before, err := tx.LockUser(ctx, a.TenantID, id)
-		if err != nil {
-			return err
-		}
-		if ifMatch != nil && *ifMatch != before.Version {
-			return store.ErrPrecondition
-		}
-		after := before
-		after.Emails = append([]store.Email(nil), before.Emails...)
-		if err := mutate(&after); err != nil {
-			return err
-		}
-		now := s.clock()
-		after.TenantID, after.ID, after.Created = before.TenantID, before.ID, before.Created
-		setState(&after, &before, now)
-		ch := policy.Change{Action: policy.Update, Before: subject(&before), After: subject(&after), Facts: policy.Facts{Now: now}}
-		if err := s.check(ctx, tx, a, ch, &before); err != nil {
-			return err
-		}
-		after.Modified = now
-		if err := tx.UpdateUser(ctx, &after, before.Version); err != nil {
-			return err
-		}
-		out = after
-		return s.record(ctx, tx, a, now, op, "User", id, 200, changedUserFields(&before, &after), userEvent(userEventType(&before, &after), &after))
-	})
-	if err != nil {
-		return store.User{}, s.refused(ctx, a, err, op, "User", id)
-	}
-	return out, nil
-}
-
-// DeleteUser removes a live user: the row becomes a tombstone and leaves
-// every group. Errors are store.ErrNotFound, store.ErrPrecondition and
-// *policy.Violation.
-func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, ifMatch *int64) error {
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		before, err := tx.LockUser(ctx, a.TenantID, id)
-		if err != nil {
-			return err
-		}
-		if ifMatch != nil && *ifMatch != before.Version {
-			return store.ErrPrecondition
-		}
-		now := s.clock()
-		ch := policy.Change{Action: policy.Delete, Before: subject(&before), Facts: policy.Facts{Now: now}}
-		if err := s.check(ctx, tx, a, ch, &before); err != nil {
-			return err
-		}
-		if err := tx.DeleteUser(ctx, a.TenantID, id, now); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, a, now, "user.delete", "User", id, 204, nil, userEvent("user.deleted", &before))
-	})
-	return s.refused(ctx, a, err, "user.delete", "User", id)
-}
-
 // CreateGroup creates g with the given members in the actor's tenant and
 // returns the stored group. A taken displayName is a *store.ConflictError;
 // member ids that are not live users are a *MissingMembersError.
@@ -291,32 +200,6 @@ func applyMembers(ctx context.Context, tx store.Tx, tenantID, groupID string, ch
 	return nil
 }
 
-// check gathers the facts a change needs and asks the policy. Facts that
-// cost a query are only gathered when a rule can use them.
-func (s *Service) check(ctx context.Context, tx store.Tx, a Actor, ch policy.Change, subjectRow *store.User) error {
-	if !ch.Deactivates() {
-		// No live rule judges other changes yet; skip the look-ups.
-		return nil
-	}
-	tenant, err := tx.GetTenant(ctx, a.TenantID)
-	if err != nil {
-		return fmt.Errorf("provision: reading tenant: %w", err)
-	}
-	settings, err := policy.Parse(tenant.Policy)
-	if err != nil {
-		return err
-	}
-	owns, err := tx.UserOwnsLiveToken(ctx, a.TenantID, subjectRow.ID, ch.Facts.Now)
-	if err != nil {
-		return err
-	}
-	ch.Facts.OwnsLiveToken = owns
-	if v := policy.Check(settings, ch); v != nil {
-		return v
-	}
-	return nil
-}
-
 // refused leaves an audit entry for a change the policy refused (the
 // change's own transaction rolled back) and returns err unchanged.
 func (s *Service) refused(ctx context.Context, a Actor, err error, op, rtype, id string) error {
@@ -324,10 +207,14 @@ func (s *Service) refused(ctx context.Context, a Actor, err error, op, rtype, id
 	if !errors.As(err, &v) {
 		return err
 	}
+	status := 403
+	if v.Conflict {
+		status = 409
+	}
 	aerr := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, &store.AuditEntry{
 			ID: newID(), TenantID: a.TenantID, At: s.clock(), Actor: a.Name, RequestID: a.RequestID,
-			Client: a.Client, Operation: op, ResourceType: rtype, ResourceID: id, Status: 403, Rule: v.Rule,
+			Client: a.Client, Operation: op, ResourceType: rtype, ResourceID: id, Status: status, Rule: v.Rule,
 		})
 	})
 	if aerr != nil {
@@ -351,85 +238,7 @@ func (s *Service) record(ctx context.Context, tx store.Tx, a Actor, now time.Tim
 	return tx.AppendEvent(ctx, ev)
 }
 
-// setState derives the lifecycle state from Active: deactivation records
-// deactivatedAt, reactivation clears it, and anything else keeps it.
-func setState(u *store.User, before *store.User, now time.Time) {
-	switch {
-	case u.Active:
-		u.State, u.DeactivatedAt = store.StateActive, nil
-	case before != nil && !before.Active:
-		u.State, u.DeactivatedAt = store.StateInactive, before.DeactivatedAt
-	default:
-		t := now
-		u.State, u.DeactivatedAt = store.StateInactive, &t
-	}
-}
-
-func subject(u *store.User) *policy.Subject {
-	s := &policy.Subject{UserName: u.UserName, Active: u.Active, Role: u.Role}
-	for _, e := range u.Emails {
-		if e.Primary {
-			s.Emails = append([]string{e.Value}, s.Emails...)
-		} else {
-			s.Emails = append(s.Emails, e.Value)
-		}
-	}
-	return s
-}
-
-func userEventType(before, after *store.User) string {
-	switch {
-	case before.Active && !after.Active:
-		return "user.deactivated"
-	case !before.Active && after.Active:
-		return "user.reactivated"
-	}
-	return "user.updated"
-}
-
-func changedUserFields(before, after *store.User) []string {
-	var c []string
-	add := func(name string, changed bool) {
-		if changed {
-			c = append(c, name)
-		}
-	}
-	add("userName", before.UserName != after.UserName)
-	add("externalId", before.ExternalID != after.ExternalID)
-	add("active", before.Active != after.Active)
-	add("displayName", before.DisplayName != after.DisplayName)
-	add("name", before.GivenName != after.GivenName || before.FamilyName != after.FamilyName)
-	add("roles", before.Role != after.Role)
-	add("password", before.PasswordHash != after.PasswordHash)
-	add("emails", fmt.Sprint(before.Emails) != fmt.Sprint(after.Emails))
-	if len(c) == 0 && string(before.Doc) != string(after.Doc) {
-		c = append(c, "attributes")
-	}
-	return c
-}
-
-type eventPayload struct {
-	ID          string `json:"id"`
-	UserName    string `json:"userName,omitempty"`
-	DisplayName string `json:"displayName,omitempty"`
-	Active      *bool  `json:"active,omitempty"`
-	// RevokeSessions tells the host to end sessions and revoke client
-	// certificates; DisableAutomations to disable the user's automations.
-	RevokeSessions     bool `json:"revokeSessions,omitempty"`
-	DisableAutomations bool `json:"disableAutomations,omitempty"`
-}
-
-func userEvent(typ string, u *store.User) *store.Event {
-	active := u.Active
-	p := eventPayload{ID: u.ID, UserName: u.UserName, Active: &active}
-	if typ == "user.deactivated" || typ == "user.deleted" {
-		p.RevokeSessions, p.DisableAutomations = true, true
-	}
-	b, _ := json.Marshal(p)
-	return &store.Event{Type: typ, ResourceType: "User", ResourceID: u.ID, Payload: b}
-}
-
 func groupEvent(typ string, g *store.Group) *store.Event {
-	b, _ := json.Marshal(eventPayload{ID: g.ID, DisplayName: g.DisplayName})
+	b, _ := json.Marshal(map[string]string{"id": g.ID, "displayName": g.DisplayName})
 	return &store.Event{Type: typ, ResourceType: "Group", ResourceID: g.ID, Payload: b}
 }

@@ -201,7 +201,7 @@ func filterFixture(t *testing.T, s store.Store, tid string) []store.User {
 	}
 	// A deleted user matches nothing, whatever the filter.
 	d := newUser(t, s, tid, "deleted-alice", func(u *store.User) { u.DisplayName = "Alice Smith" })
-	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, d.ID, t0) })
+	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, d.ID, t0, false) })
 	return users
 }
 

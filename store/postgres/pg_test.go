@@ -122,7 +122,7 @@ func TestConflicts(t *testing.T) {
 	}
 
 	// A deleted user frees the name.
-	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, u.ID, t0) })
+	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, u.ID, t0, false) })
 	newUser(t, s, tid, "alice")
 
 	// The same id twice is a plain conflict.
@@ -190,7 +190,7 @@ func TestMalformedIDs(t *testing.T) {
 			if _, err := tx.LockUser(ctx, tid, id); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("LockUser(%q): %v", id, err)
 			}
-			if err := tx.DeleteUser(ctx, tid, id, t0); !errors.Is(err, store.ErrNotFound) {
+			if err := tx.DeleteUser(ctx, tid, id, t0, false); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("DeleteUser(%q): %v", id, err)
 			}
 			if err := tx.DeleteGroup(ctx, tid, id); !errors.Is(err, store.ErrNotFound) {
@@ -351,7 +351,7 @@ func TestVersionedUpdate(t *testing.T) {
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update of missing user: %v", err)
 	}
-	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, u.ID, t0) })
+	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, u.ID, t0, false) })
 	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.UpdateUser(ctx, &u, 3) })
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update of deleted user: %v", err)
@@ -421,7 +421,7 @@ func TestAddMembersDeleteRace(t *testing.T) {
 			})
 		})
 		wg.Go(func() {
-			mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, u.ID, t0) })
+			mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tid, u.ID, t0, false) })
 		})
 		wg.Wait()
 	}

@@ -31,9 +31,11 @@ const (
 	statementTimeout = "30s"
 )
 
-// Constraint names the conflict mapping knows (see migrations/00001_init.sql).
+// Constraint names the conflict mapping knows (see migrations/00001_init.sql
+// and 00002_lifecycle.sql).
 const (
 	constraintUserName    = "users_user_name_key_uniq"
+	constraintOneOwner    = "users_one_owner_uniq"
 	constraintDisplayName = "groups_display_name_key_uniq"
 	constraintGroupFK     = "group_members_group_fk"
 )
@@ -158,8 +160,8 @@ func (s *Store) Close() error {
 }
 
 // mapErr turns driver errors the contract names into store errors:
-// unique violations become ErrConflict (a *store.ConflictError for userName
-// and displayName).
+// unique violations become ErrConflict (a *store.ConflictError for userName,
+// roles (the one live owner) and displayName).
 func mapErr(err error) error {
 	if err == nil {
 		return nil
@@ -168,6 +170,8 @@ func mapErr(err error) error {
 		switch pqErr.Constraint {
 		case constraintUserName:
 			return &store.ConflictError{Attr: "userName"}
+		case constraintOneOwner:
+			return &store.ConflictError{Attr: "roles"}
 		case constraintDisplayName:
 			return &store.ConflictError{Attr: "displayName"}
 		}

@@ -73,13 +73,13 @@ func (r reader) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	return out, rows.Err()
 }
 
-const tokenCols = `id, tenant_id, hash, owner_id, created, expires, revoked`
+const tokenCols = `id, tenant_id, kind, hash, owner_id, created, expires, revoked`
 
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 	var t store.Token
 	var owner sql.NullString
 	var expires, revoked sql.NullTime
-	if err := sc.Scan(&t.ID, &t.TenantID, &t.Hash, &owner, &t.Created, &expires, &revoked); err != nil {
+	if err := sc.Scan(&t.ID, &t.TenantID, &t.Kind, &t.Hash, &owner, &t.Created, &expires, &revoked); err != nil {
 		return store.Token{}, err
 	}
 	t.OwnerID = owner.String
@@ -119,8 +119,8 @@ func (r reader) ListTokens(ctx context.Context, tenantID string) ([]store.Token,
 	return out, rows.Err()
 }
 
-// UserOwnsLiveToken reports whether a token of the tenant owned by the user
-// is neither revoked nor expired at now (false for malformed ids); errors are
+// UserOwnsLiveToken reports whether a SCIM token of the tenant owned by the
+// user is neither revoked nor expired at now (false for malformed ids); errors are
 // the driver's.
 func (r reader) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, now time.Time) (bool, error) {
 	if !parseID(tenantID) || !parseID(userID) {
@@ -129,7 +129,7 @@ func (r reader) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, 
 	var live bool
 	err := r.q.QueryRowxContext(ctx, `SELECT EXISTS (
 		SELECT 1 FROM tokens
-		WHERE tenant_id = $1 AND owner_id = $2 AND revoked IS NULL AND (expires IS NULL OR expires > $3))`,
+		WHERE tenant_id = $1 AND owner_id = $2 AND kind = 'scim' AND revoked IS NULL AND (expires IS NULL OR expires > $3))`,
 		tenantID, userID, now).Scan(&live)
 	return live, err
 }
@@ -139,7 +139,7 @@ func (r reader) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, 
 // userCols lists the user columns read from the relation named alias.
 func userCols(alias string) string {
 	cols := []string{"tenant_id", "id", "user_name", "external_id", "active", "display_name",
-		"given_name", "family_name", "role", "state", "deactivated_at", "password_hash", "doc",
+		"given_name", "family_name", "role", "state", "deactivated_at", "erased", "password_hash", "doc",
 		"version", "created", "modified"}
 	for i, c := range cols {
 		cols[i] = alias + "." + c
@@ -160,7 +160,7 @@ type userRow struct {
 	tenantID, id                                 sql.NullString
 	userName, externalID, displayName, givenName sql.NullString
 	familyName, role, state, passwordHash        sql.NullString
-	active                                       sql.NullBool
+	active, erased                               sql.NullBool
 	deactivatedAt, created, modified             sql.NullTime
 	doc, emails                                  []byte
 	version                                      sql.NullInt64
@@ -168,7 +168,7 @@ type userRow struct {
 
 func (u *userRow) dest() []any {
 	return []any{&u.tenantID, &u.id, &u.userName, &u.externalID, &u.active, &u.displayName,
-		&u.givenName, &u.familyName, &u.role, &u.state, &u.deactivatedAt, &u.passwordHash, &u.doc,
+		&u.givenName, &u.familyName, &u.role, &u.state, &u.deactivatedAt, &u.erased, &u.passwordHash, &u.doc,
 		&u.version, &u.created, &u.modified, &u.emails}
 }
 
@@ -191,6 +191,7 @@ func (u *userRow) user() (store.User, error) {
 		Role:          u.role.String,
 		State:         store.UserState(u.state.String),
 		DeactivatedAt: timePtr(u.deactivatedAt),
+		Erased:        u.erased.Bool,
 		PasswordHash:  u.passwordHash.String,
 		Doc:           compactJSON(u.doc),
 		Version:       u.version.Int64,
@@ -210,20 +211,26 @@ func (u *userRow) user() (store.User, error) {
 	return out, nil
 }
 
+// oneUser reads the one user matching where (a condition on the users row
+// u, with its own ORDER BY and LIMIT when several may match) and its emails;
+// none is store.ErrNotFound.
+func (r reader) oneUser(ctx context.Context, where string, args ...any) (store.User, error) {
+	var row userRow
+	err := r.q.QueryRowxContext(ctx, `SELECT `+userCols("u")+`, `+emailsOf("u")+
+		` FROM users u WHERE `+where, args...).Scan(row.dest()...)
+	if err != nil {
+		return oneRow(store.User{}, err)
+	}
+	return row.user()
+}
+
 // getUser reads one live user by id; suffix is appended to the query (FOR
 // UPDATE for LockUser).
 func (r reader) getUser(ctx context.Context, tenantID, id, suffix string) (store.User, error) {
 	if !parseID(tenantID) || !parseID(id) {
 		return store.User{}, store.ErrNotFound
 	}
-	var row userRow
-	err := r.q.QueryRowxContext(ctx, `SELECT `+userCols("u")+`, `+emailsOf("u")+
-		` FROM users u WHERE u.tenant_id = $1 AND u.id = $2 AND u.state <> 'deleted'`+suffix,
-		tenantID, id).Scan(row.dest()...)
-	if err != nil {
-		return oneRow(store.User{}, err)
-	}
-	return row.user()
+	return r.oneUser(ctx, `u.tenant_id = $1 AND u.id = $2 AND u.state <> 'deleted'`+suffix, tenantID, id)
 }
 
 // GetUser returns a live user, or store.ErrNotFound (malformed ids
@@ -238,14 +245,94 @@ func (r reader) GetUserByUserName(ctx context.Context, tenantID, userName string
 	if !parseID(tenantID) || userName == "" {
 		return store.User{}, store.ErrNotFound
 	}
-	var row userRow
-	err := r.q.QueryRowxContext(ctx, `SELECT `+userCols("u")+`, `+emailsOf("u")+
-		` FROM users u WHERE u.tenant_id = $1 AND u.user_name_key = $2 AND u.state <> 'deleted'`,
-		tenantID, store.Fold(userName)).Scan(row.dest()...)
-	if err != nil {
-		return oneRow(store.User{}, err)
+	return r.oneUser(ctx, `u.tenant_id = $1 AND u.user_name_key = $2 AND u.state <> 'deleted'`,
+		tenantID, store.Fold(userName))
+}
+
+// GetTombstone returns the deleted user with the given id, or
+// store.ErrNotFound (live users and malformed ids included); other errors
+// are the driver's.
+func (r reader) GetTombstone(ctx context.Context, tenantID, id string) (store.User, error) {
+	if !parseID(tenantID) || !parseID(id) {
+		return store.User{}, store.ErrNotFound
 	}
-	return row.user()
+	return r.oneUser(ctx, `u.tenant_id = $1 AND u.id = $2 AND u.state = 'deleted'`, tenantID, id)
+}
+
+// CountUsers returns how many users of the tenant are in one of the given
+// states (0 for none and for a malformed tenant id); errors are the
+// driver's.
+func (r reader) CountUsers(ctx context.Context, tenantID string, states ...store.UserState) (int, error) {
+	if !parseID(tenantID) || len(states) == 0 {
+		return 0, nil
+	}
+	names := make([]string, len(states))
+	for i, st := range states {
+		names[i] = string(st)
+	}
+	var n int
+	err := r.q.QueryRowxContext(ctx, `SELECT count(*) FROM users WHERE tenant_id = $1 AND state = ANY($2::text[])`,
+		tenantID, pq.Array(names)).Scan(&n)
+	return n, err
+}
+
+// EmailTaken reports whether a live user of the tenant other than
+// exceptUserID has an email that folds to Fold(email) (false for an empty
+// email or a malformed tenant id); errors are the driver's.
+func (r reader) EmailTaken(ctx context.Context, tenantID, email, exceptUserID string) (bool, error) {
+	if !parseID(tenantID) || email == "" {
+		return false, nil
+	}
+	query := `SELECT EXISTS (
+		SELECT 1 FROM user_emails e JOIN users u ON u.tenant_id = e.tenant_id AND u.id = e.user_id
+		WHERE e.tenant_id = $1 AND e.value_key = $2 AND u.state <> 'deleted'`
+	args := []any{tenantID, store.Fold(email)}
+	if parseID(exceptUserID) { // no stored user has any other id: exclude none
+		query += ` AND u.id <> $3`
+		args = append(args, exceptUserID)
+	}
+	var taken bool
+	err := r.q.QueryRowxContext(ctx, query+`)`, args...).Scan(&taken)
+	return taken, err
+}
+
+// UserNameReserved reports whether a tombstone of the tenant holds userName:
+// a retained one by its folded userName, an erased one by its
+// store.ErasedKey (false for "" and a malformed tenant id); errors are the
+// driver's.
+func (r reader) UserNameReserved(ctx context.Context, tenantID, userName string) (bool, error) {
+	if !parseID(tenantID) || userName == "" {
+		return false, nil
+	}
+	var reserved bool
+	err := r.q.QueryRowxContext(ctx, `SELECT EXISTS (
+		SELECT 1 FROM users
+		WHERE tenant_id = $1 AND state = 'deleted' AND user_name_key IN ($2, $3)
+		  AND ((NOT erased AND user_name_key = $2) OR (erased AND user_name_key = $3)))`,
+		tenantID, store.Fold(userName), store.ErasedKey(userName)).Scan(&reserved)
+	return reserved, err
+}
+
+// FindRetainedByEmail returns the most recently deleted tombstone of the
+// tenant that was not erased and has an email that folds to Fold(email), or
+// store.ErrNotFound; other errors are the driver's.
+func (r reader) FindRetainedByEmail(ctx context.Context, tenantID, email string) (store.User, error) {
+	if !parseID(tenantID) || email == "" {
+		return store.User{}, store.ErrNotFound
+	}
+	return r.oneUser(ctx, `u.tenant_id = $1 AND u.state = 'deleted' AND NOT u.erased AND u.id IN (
+		SELECT e.user_id FROM user_emails e WHERE e.tenant_id = $1 AND e.value_key = $2)
+		ORDER BY u.modified DESC, u.id DESC LIMIT 1`, tenantID, store.Fold(email))
+}
+
+// GetOwner returns the live user of the tenant whose role is owner, or
+// store.ErrNotFound (malformed ids included); other errors are the
+// driver's.
+func (r reader) GetOwner(ctx context.Context, tenantID string) (store.User, error) {
+	if !parseID(tenantID) {
+		return store.User{}, store.ErrNotFound
+	}
+	return r.oneUser(ctx, `u.tenant_id = $1 AND u.role = 'owner' AND u.state <> 'deleted'`, tenantID)
 }
 
 // ListUsers returns one page of live users matching q and the number of all

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -63,7 +65,7 @@ func (t *txn) UpdateTenantPolicy(ctx context.Context, tenantID string, policy js
 }
 
 // CreateToken inserts a token (ID, TenantID, Hash and Created must be set;
-// OwnerID is a user id or ""). A duplicate hash or id is store.ErrConflict;
+// OwnerID is a user id or ""; Kind "" is stored as store.TokenSCIM). A duplicate hash or id is store.ErrConflict;
 // a malformed id is an error.
 func (t *txn) CreateToken(ctx context.Context, tk *store.Token) error {
 	if err := needID("token id", tk.ID); err != nil {
@@ -77,9 +79,13 @@ func (t *txn) CreateToken(ctx context.Context, tk *store.Token) error {
 			return err
 		}
 	}
-	_, err := t.exec(ctx, `INSERT INTO tokens (id, tenant_id, hash, owner_id, created, expires, revoked)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		tk.ID, tk.TenantID, tk.Hash, nullStr(tk.OwnerID), tk.Created, nullTime(tk.Expires), nullTime(tk.Revoked))
+	kind := tk.Kind
+	if kind == "" {
+		kind = store.TokenSCIM
+	}
+	_, err := t.exec(ctx, `INSERT INTO tokens (id, tenant_id, kind, hash, owner_id, created, expires, revoked)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		tk.ID, tk.TenantID, kind, tk.Hash, nullStr(tk.OwnerID), tk.Created, nullTime(tk.Expires), nullTime(tk.Revoked))
 	return err
 }
 
@@ -207,15 +213,43 @@ func (t *txn) missOrStale(ctx context.Context, exists string, tenantID, id strin
 }
 
 // DeleteUser turns a live user into a tombstone (state deleted, active
-// false, modified at, version bumped) and removes it from every group.
-// Missing, deleted or malformed: store.ErrNotFound; other errors are the
-// driver's.
-func (t *txn) DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error {
+// false, modified at, version bumped) and removes it from every group. With
+// erase it also clears every personal column (userName becomes "" with key
+// store.ErasedKey of it), the document and the emails, and marks the row
+// erased. Missing, deleted or malformed: store.ErrNotFound; other errors
+// are the driver's.
+func (t *txn) DeleteUser(ctx context.Context, tenantID, id string, at time.Time, erase bool) error {
 	if !parseID(tenantID) || !parseID(id) {
 		return store.ErrNotFound
 	}
-	n, err := t.exec(ctx, `UPDATE users SET state = 'deleted', active = FALSE, modified = $3, version = version + 1
-		WHERE tenant_id = $1 AND id = $2 AND state <> 'deleted'`, tenantID, id, at)
+	var n int64
+	var err error
+	if !erase {
+		n, err = t.exec(ctx, `UPDATE users SET state = 'deleted', active = FALSE, modified = $3, version = version + 1
+			WHERE tenant_id = $1 AND id = $2 AND state <> 'deleted'`, tenantID, id, at)
+	} else {
+		// The erased key is a hash computed in Go: read the name under the
+		// row lock the update takes anyway.
+		var userName sql.NullString
+		err = t.q.QueryRowxContext(ctx, `SELECT user_name FROM users
+			WHERE tenant_id = $1 AND id = $2 AND state <> 'deleted' FOR UPDATE`, tenantID, id).Scan(&userName)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		n, err = t.exec(ctx, `UPDATE users SET state = 'deleted', active = FALSE, modified = $3,
+				version = version + 1, erased = TRUE, user_name = NULL, user_name_key = $4, external_id = NULL,
+				display_name = NULL, display_name_key = NULL, given_name = NULL, given_name_key = NULL,
+				family_name = NULL, family_name_key = NULL, deactivated_at = NULL, password_hash = NULL,
+				doc = '{}'
+			WHERE tenant_id = $1 AND id = $2 AND state <> 'deleted'`,
+			tenantID, id, at, store.ErasedKey(userName.String))
+		if err == nil && n > 0 {
+			_, err = t.exec(ctx, `DELETE FROM user_emails WHERE tenant_id = $1 AND user_id = $2`, tenantID, id)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -224,6 +258,58 @@ func (t *txn) DeleteUser(ctx context.Context, tenantID, id string, at time.Time)
 	}
 	_, err = t.exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2`, tenantID, id)
 	return err
+}
+
+// RestoreUser writes u (and its emails) over the retained (not erased)
+// tombstone u.ID, making it live in u.State, and sets u.Version to the
+// tombstone's version + 1; the creation time stays the tombstone's. No such
+// tombstone (malformed ids included): store.ErrNotFound. A userName or owner
+// role held by a live user is a *store.ConflictError; a deleted u.State is
+// an error.
+func (t *txn) RestoreUser(ctx context.Context, u *store.User) error {
+	if u.State == store.StateDeleted {
+		return errors.New("postgres: restore user: the restored state must not be deleted")
+	}
+	if !parseID(u.TenantID) || !parseID(u.ID) {
+		return store.ErrNotFound
+	}
+	var version int64
+	err := t.q.QueryRowxContext(ctx, `UPDATE users SET user_name = $3, user_name_key = $4, external_id = $5,
+			active = $6, display_name = $7, display_name_key = $8, given_name = $9, given_name_key = $10,
+			family_name = $11, family_name_key = $12, role = $13, state = $14, deactivated_at = $15,
+			password_hash = $16, doc = $17, modified = $18, erased = FALSE, version = version + 1
+		WHERE tenant_id = $1 AND id = $2 AND state = 'deleted' AND NOT erased
+		RETURNING version`,
+		u.TenantID, u.ID, nullStr(u.UserName), nullKey(u.UserName), nullStr(u.ExternalID), u.Active,
+		nullStr(u.DisplayName), nullKey(u.DisplayName), nullStr(u.GivenName), nullKey(u.GivenName),
+		nullStr(u.FamilyName), nullKey(u.FamilyName), nullStr(u.Role), string(u.State),
+		nullTime(u.DeactivatedAt), nullStr(u.PasswordHash), jsonDoc(u.Doc), u.Modified).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return mapErr(err)
+	}
+	if _, err := t.exec(ctx, `DELETE FROM user_emails WHERE tenant_id = $1 AND user_id = $2`, u.TenantID, u.ID); err != nil {
+		return err
+	}
+	if err := t.insertEmails(ctx, u); err != nil {
+		return err
+	}
+	u.Version = version
+	u.Erased = false
+	return nil
+}
+
+// LockTenant returns the tenant and holds a row lock (SELECT … FOR UPDATE)
+// on it until the transaction ends. Missing or malformed:
+// store.ErrNotFound; other errors are the driver's.
+func (t *txn) LockTenant(ctx context.Context, tenantID string) (store.Tenant, error) {
+	if !parseID(tenantID) {
+		return store.Tenant{}, store.ErrNotFound
+	}
+	row := t.q.QueryRowxContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1 FOR UPDATE`, tenantID)
+	return oneRow(scanTenant(row))
 }
 
 // --- groups ---

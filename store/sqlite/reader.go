@@ -117,6 +117,7 @@ func (c conn) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 type tokenRow struct {
 	ID       string         `db:"id"`
 	TenantID string         `db:"tenant_id"`
+	Kind     string         `db:"kind"`
 	Hash     []byte         `db:"hash"`
 	OwnerID  sql.NullString `db:"owner_id"`
 	Created  int64          `db:"created"`
@@ -126,12 +127,12 @@ type tokenRow struct {
 
 func (r tokenRow) token() store.Token {
 	return store.Token{
-		ID: r.ID, TenantID: r.TenantID, Hash: r.Hash, OwnerID: r.OwnerID.String,
+		ID: r.ID, TenantID: r.TenantID, Kind: r.Kind, Hash: r.Hash, OwnerID: r.OwnerID.String,
 		Created: fromMicro(r.Created), Expires: fromMicroPtr(r.Expires), Revoked: fromMicroPtr(r.Revoked),
 	}
 }
 
-const tokenCols = `id, tenant_id, hash, owner_id, created, expires, revoked`
+const tokenCols = `id, tenant_id, kind, hash, owner_id, created, expires, revoked`
 
 func (c conn) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	var r tokenRow
@@ -162,7 +163,7 @@ func (c conn) ListTokens(ctx context.Context, tenantID string) ([]store.Token, e
 func (c conn) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, now time.Time) (bool, error) {
 	var ok bool
 	err := sqlx.GetContext(ctx, c.q, &ok, `SELECT EXISTS (
-		SELECT 1 FROM tokens WHERE tenant_id = ? AND owner_id = ? AND revoked IS NULL
+		SELECT 1 FROM tokens WHERE tenant_id = ? AND owner_id = ? AND kind = 'scim' AND revoked IS NULL
 		AND (expires IS NULL OR expires > ?))`, tenantID, userID, micro(now))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: user owns live token: %w", err)
@@ -182,6 +183,7 @@ type userRow struct {
 	Role          sql.NullString `db:"role"`
 	State         string         `db:"state"`
 	DeactivatedAt sql.NullInt64  `db:"deactivated_at"`
+	Erased        bool           `db:"erased"`
 	PasswordHash  sql.NullString `db:"password_hash"`
 	Doc           string         `db:"doc"`
 	Version       int64          `db:"version"`
@@ -194,13 +196,13 @@ func (r userRow) user() store.User {
 		TenantID: r.TenantID, ID: r.ID, UserName: r.UserName, ExternalID: r.ExternalID.String,
 		Active: r.Active, DisplayName: r.DisplayName.String, GivenName: r.GivenName.String,
 		FamilyName: r.FamilyName.String, Role: r.Role.String, State: store.UserState(r.State),
-		DeactivatedAt: fromMicroPtr(r.DeactivatedAt), PasswordHash: r.PasswordHash.String,
+		DeactivatedAt: fromMicroPtr(r.DeactivatedAt), Erased: r.Erased, PasswordHash: r.PasswordHash.String,
 		Doc: json.RawMessage(r.Doc), Version: r.Version, Created: fromMicro(r.Created), Modified: fromMicro(r.Modified),
 	}
 }
 
 const userCols = `u.tenant_id, u.id, u.user_name, u.external_id, u.active, u.display_name,
-	u.given_name, u.family_name, u.role, u.state, u.deactivated_at, u.password_hash,
+	u.given_name, u.family_name, u.role, u.state, u.deactivated_at, u.erased, u.password_hash,
 	u.doc, u.version, u.created, u.modified`
 
 type emailRow struct {
@@ -210,11 +212,11 @@ type emailRow struct {
 	Primary bool           `db:"is_primary"`
 }
 
-// getUser returns one live user (with emails) matching where.
+// getUser returns the one user (with emails) matching where, the first in
+// the order of where's ORDER BY if it has one.
 func (c conn) getUser(ctx context.Context, where string, args ...any) (store.User, error) {
 	var r userRow
-	err := sqlx.GetContext(ctx, c.q, &r,
-		`SELECT `+userCols+` FROM users u WHERE u.state <> 'deleted' AND `+where, args...)
+	err := sqlx.GetContext(ctx, c.q, &r, `SELECT `+userCols+` FROM users u WHERE `+where, args...)
 	if isNoRows(err) {
 		return store.User{}, store.ErrNotFound
 	}
@@ -260,11 +262,77 @@ func (c conn) fillEmails(ctx context.Context, tenantID string, users []*store.Us
 }
 
 func (c conn) GetUser(ctx context.Context, tenantID, id string) (store.User, error) {
-	return c.getUser(ctx, `u.tenant_id = ? AND u.id = ?`, tenantID, id)
+	return c.getUser(ctx, `u.tenant_id = ? AND u.id = ? AND u.state <> 'deleted'`, tenantID, id)
 }
 
 func (c conn) GetUserByUserName(ctx context.Context, tenantID, userName string) (store.User, error) {
-	return c.getUser(ctx, `u.tenant_id = ? AND u.user_name_key = ?`, tenantID, store.Fold(userName))
+	return c.getUser(ctx, `u.tenant_id = ? AND u.user_name_key = ? AND u.state <> 'deleted'`,
+		tenantID, store.Fold(userName))
+}
+
+func (c conn) GetTombstone(ctx context.Context, tenantID, id string) (store.User, error) {
+	return c.getUser(ctx, `u.tenant_id = ? AND u.id = ? AND u.state = 'deleted'`, tenantID, id)
+}
+
+func (c conn) CountUsers(ctx context.Context, tenantID string, states ...store.UserState) (int, error) {
+	if len(states) == 0 {
+		return 0, nil
+	}
+	names := make([]string, len(states))
+	for i, st := range states {
+		names[i] = string(st)
+	}
+	var n int
+	err := sqlx.GetContext(ctx, c.q, &n, `SELECT COUNT(*) FROM users
+		WHERE tenant_id = ? AND state IN (SELECT value FROM json_each(?))`, tenantID, idsJSON(names))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count users: %w", err)
+	}
+	return n, nil
+}
+
+func (c conn) EmailTaken(ctx context.Context, tenantID, email, exceptUserID string) (bool, error) {
+	if email == "" {
+		return false, nil
+	}
+	var ok bool
+	err := sqlx.GetContext(ctx, c.q, &ok, `SELECT EXISTS (SELECT 1 FROM user_emails e
+		JOIN users u ON u.tenant_id = e.tenant_id AND u.id = e.user_id
+		WHERE e.tenant_id = ? AND e.value_key = ? AND u.state <> 'deleted' AND u.id <> ?)`,
+		tenantID, store.Fold(email), exceptUserID)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: email taken: %w", err)
+	}
+	return ok, nil
+}
+
+func (c conn) UserNameReserved(ctx context.Context, tenantID, userName string) (bool, error) {
+	if userName == "" {
+		return false, nil
+	}
+	folded, erased := store.Fold(userName), store.ErasedKey(userName)
+	var ok bool
+	err := sqlx.GetContext(ctx, c.q, &ok, `SELECT EXISTS (SELECT 1 FROM users
+		WHERE tenant_id = ? AND state = 'deleted' AND user_name_key IN (?, ?)
+		AND ((erased = 0 AND user_name_key = ?) OR (erased = 1 AND user_name_key = ?)))`,
+		tenantID, folded, erased, folded, erased)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: userName reserved: %w", err)
+	}
+	return ok, nil
+}
+
+func (c conn) FindRetainedByEmail(ctx context.Context, tenantID, email string) (store.User, error) {
+	if email == "" {
+		return store.User{}, store.ErrNotFound
+	}
+	return c.getUser(ctx, `u.tenant_id = ? AND u.state = 'deleted' AND u.erased = 0 AND u.id IN (
+		SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?)
+		ORDER BY u.modified DESC, u.id DESC LIMIT 1`, tenantID, tenantID, store.Fold(email))
+}
+
+func (c conn) GetOwner(ctx context.Context, tenantID string) (store.User, error) {
+	return c.getUser(ctx, `u.tenant_id = ? AND u.role = 'owner' AND u.state <> 'deleted'`, tenantID)
 }
 
 func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {

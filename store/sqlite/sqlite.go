@@ -200,6 +200,52 @@ func (s *Store) GetUserByUserName(ctx context.Context, tenantID, userName string
 	return u, err
 }
 
+// GetTombstone implements store.Reader; a missing, live or malformed id
+// is store.ErrNotFound.
+func (s *Store) GetTombstone(ctx context.Context, tenantID, id string) (u store.User, err error) {
+	err = s.read(ctx, func(c conn) error {
+		u, err = c.GetTombstone(ctx, tenantID, id)
+		return err
+	})
+	return u, err
+}
+
+// CountUsers implements store.Reader; it returns only database errors.
+func (s *Store) CountUsers(ctx context.Context, tenantID string, states ...store.UserState) (int, error) {
+	return conn{s.r}.CountUsers(ctx, tenantID, states...)
+}
+
+// EmailTaken implements store.Reader; it returns only database errors.
+func (s *Store) EmailTaken(ctx context.Context, tenantID, email, exceptUserID string) (bool, error) {
+	return conn{s.r}.EmailTaken(ctx, tenantID, email, exceptUserID)
+}
+
+// UserNameReserved implements store.Reader; it returns only database
+// errors.
+func (s *Store) UserNameReserved(ctx context.Context, tenantID, userName string) (bool, error) {
+	return conn{s.r}.UserNameReserved(ctx, tenantID, userName)
+}
+
+// FindRetainedByEmail implements store.Reader; no retained tombstone with
+// that email is store.ErrNotFound.
+func (s *Store) FindRetainedByEmail(ctx context.Context, tenantID, email string) (u store.User, err error) {
+	err = s.read(ctx, func(c conn) error {
+		u, err = c.FindRetainedByEmail(ctx, tenantID, email)
+		return err
+	})
+	return u, err
+}
+
+// GetOwner implements store.Reader; a tenant without a live owner is
+// store.ErrNotFound.
+func (s *Store) GetOwner(ctx context.Context, tenantID string) (u store.User, err error) {
+	err = s.read(ctx, func(c conn) error {
+		u, err = c.GetOwner(ctx, tenantID)
+		return err
+	})
+	return u, err
+}
+
 // ListUsers implements store.Reader; a filter or sort it cannot compile is
 // a *store.UnsupportedError (store.ErrUnsupported).
 func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (p store.UserPage, err error) {
@@ -237,8 +283,9 @@ func (s *Store) GroupMembers(ctx context.Context, tenantID string, groupIDs []st
 }
 
 // mapErr turns SQLite constraint errors into store errors: a uniqueness
-// violation on a users row is a ConflictError for userName, on a groups row
-// for displayName, and so on. Other errors are returned as they are.
+// violation on a users row is a ConflictError for userName (or roles, for
+// the one-owner index), on a groups row for displayName, and so on. Other
+// errors are returned as they are.
 func mapErr(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -246,21 +293,39 @@ func mapErr(err error) error {
 	}
 	switch se.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		msg := se.Error()
-		switch {
-		case strings.Contains(msg, "users.user_name_key"):
+		// SQLite names the columns of the violated index, not the index.
+		switch uniqueColumns(se.Error()) {
+		case "users.tenant_id, users.user_name_key":
 			return &store.ConflictError{Attr: "userName"}
-		case strings.Contains(msg, "groups.display_name_key"):
+		case "users.tenant_id": // users_one_owner (migrations/00002_lifecycle.sql)
+			return &store.ConflictError{Attr: "roles"}
+		case "groups.tenant_id, groups.display_name_key":
 			return &store.ConflictError{Attr: "displayName"}
-		case strings.Contains(msg, "tenants.name"):
+		case "tenants.name":
 			return &store.ConflictError{Attr: "name"}
-		case strings.Contains(msg, "tokens.hash"):
+		case "tokens.hash":
 			return &store.ConflictError{Attr: "hash"}
 		default:
 			return &store.ConflictError{Attr: "id"}
 		}
 	}
 	return err
+}
+
+// uniqueColumns returns the column list of a SQLite uniqueness violation
+// message ("UNIQUE constraint failed: t.a, t.b (2067)" gives "t.a, t.b"),
+// or "" when msg is not one.
+func uniqueColumns(msg string) string {
+	const prefix = "UNIQUE constraint failed: "
+	i := strings.Index(msg, prefix)
+	if i < 0 {
+		return ""
+	}
+	cols := msg[i+len(prefix):]
+	if j := strings.LastIndex(cols, " ("); j >= 0 {
+		cols = cols[:j]
+	}
+	return cols
 }
 
 // isNoRows reports whether err is sql.ErrNoRows.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,10 +50,18 @@ func (t *tx) UpdateTenantPolicy(ctx context.Context, tenantID string, policy jso
 }
 
 func (t *tx) CreateToken(ctx context.Context, tk *store.Token) error {
-	_, err := t.exec(ctx, "create token", `INSERT INTO tokens (id, tenant_id, hash, owner_id, created, expires, revoked)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		tk.ID, tk.TenantID, tk.Hash, str(tk.OwnerID), micro(tk.Created), microPtr(tk.Expires), microPtr(tk.Revoked))
+	_, err := t.exec(ctx, "create token", `INSERT INTO tokens (id, tenant_id, kind, hash, owner_id, created,
+		expires, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		tk.ID, tk.TenantID, tokenKind(tk.Kind), tk.Hash, str(tk.OwnerID), micro(tk.Created), microPtr(tk.Expires), microPtr(tk.Revoked))
 	return err
+}
+
+// tokenKind is the stored kind of a token: "" is store.TokenSCIM.
+func tokenKind(k string) string {
+	if k == "" {
+		return store.TokenSCIM
+	}
+	return k
 }
 
 func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
@@ -141,9 +150,35 @@ func (t *tx) missOrStale(ctx context.Context, table, live, tenantID, id string) 
 	return store.ErrNotFound
 }
 
-func (t *tx) DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error {
-	n, err := t.exec(ctx, "delete user", `UPDATE users SET state = 'deleted', active = 0, modified = ?,
-		version = version + 1 WHERE tenant_id = ? AND id = ? AND state <> 'deleted'`, micro(at), tenantID, id)
+func (t *tx) DeleteUser(ctx context.Context, tenantID, id string, at time.Time, erase bool) error {
+	var n int64
+	var err error
+	if !erase {
+		n, err = t.exec(ctx, "delete user", `UPDATE users SET state = 'deleted', active = 0, modified = ?,
+			version = version + 1 WHERE tenant_id = ? AND id = ? AND state <> 'deleted'`, micro(at), tenantID, id)
+	} else {
+		// The erased key is a hash computed in Go, so read the name first
+		// (the IMMEDIATE transaction holds the write lock).
+		var userName string
+		err = sqlx.GetContext(ctx, t.q, &userName, `SELECT user_name FROM users
+			WHERE tenant_id = ? AND id = ? AND state <> 'deleted'`, tenantID, id)
+		if isNoRows(err) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: erase user: %w", err)
+		}
+		n, err = t.exec(ctx, "erase user", `UPDATE users SET state = 'deleted', active = 0, modified = ?,
+			version = version + 1, erased = 1, user_name = '', user_name_key = ?, external_id = NULL,
+			display_name = NULL, display_name_key = NULL, given_name = NULL, given_name_key = NULL,
+			family_name = NULL, family_name_key = NULL, deactivated_at = NULL, password_hash = NULL, doc = '{}'
+			WHERE tenant_id = ? AND id = ? AND state <> 'deleted'`,
+			micro(at), store.ErasedKey(userName), tenantID, id)
+		if err == nil && n > 0 {
+			_, err = t.exec(ctx, "erase user emails", `DELETE FROM user_emails WHERE tenant_id = ? AND user_id = ?`,
+				tenantID, id)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -153,6 +188,47 @@ func (t *tx) DeleteUser(ctx context.Context, tenantID, id string, at time.Time) 
 	_, err = t.exec(ctx, "delete user memberships", `DELETE FROM group_members WHERE tenant_id = ? AND member_id = ?`,
 		tenantID, id)
 	return err
+}
+
+func (t *tx) RestoreUser(ctx context.Context, u *store.User) error {
+	if u.State == store.StateDeleted {
+		return errors.New("sqlite: restore user: the restored state must not be deleted")
+	}
+	var version int64
+	err := sqlx.GetContext(ctx, t.q, &version, `UPDATE users SET user_name = ?, user_name_key = ?,
+		external_id = ?, active = ?, display_name = ?, display_name_key = ?, given_name = ?, given_name_key = ?,
+		family_name = ?, family_name_key = ?, role = ?, state = ?, deactivated_at = ?, password_hash = ?,
+		doc = ?, erased = 0, version = version + 1, modified = ?
+		WHERE tenant_id = ? AND id = ? AND state = 'deleted' AND erased = 0
+		RETURNING version`,
+		u.UserName, store.Fold(u.UserName), str(u.ExternalID), b2i(u.Active), str(u.DisplayName),
+		key(u.DisplayName), str(u.GivenName), key(u.GivenName), str(u.FamilyName), key(u.FamilyName),
+		str(u.Role), string(u.State), microPtr(u.DeactivatedAt), str(u.PasswordHash), jsonDoc(u.Doc),
+		micro(u.Modified), u.TenantID, u.ID)
+	if isNoRows(err) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		if m := mapErr(err); m != err {
+			return m
+		}
+		return fmt.Errorf("sqlite: restore user: %w", err)
+	}
+	if _, err := t.exec(ctx, "delete emails", `DELETE FROM user_emails WHERE tenant_id = ? AND user_id = ?`,
+		u.TenantID, u.ID); err != nil {
+		return err
+	}
+	if err := t.insertEmails(ctx, u); err != nil {
+		return err
+	}
+	u.Version = version
+	u.Erased = false
+	return nil
+}
+
+func (t *tx) LockTenant(ctx context.Context, tenantID string) (store.Tenant, error) {
+	// The transaction began IMMEDIATE and holds the database's write lock.
+	return t.GetTenant(ctx, tenantID)
 }
 
 func (t *tx) LockGroup(ctx context.Context, tenantID, id string) (store.Group, error) {

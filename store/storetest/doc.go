@@ -9,7 +9,9 @@
 // The suite is the executable form of the doc comments in package store:
 // tenants and tokens, user and group round trips, uniqueness, versions,
 // tombstones, memberships, tenant isolation, the filter semantics of
-// store.Filter on every attribute and operator, sorting, paging, and
-// serialised concurrent updates. It uses only the store interfaces, so
+// store.Filter on every attribute and operator, sorting, paging,
+// serialised concurrent updates, and the user lifecycle (seat counts,
+// email and userName reservation, the one owner, erase and restore, token
+// kinds). It uses only the store interfaces, so
 // every backend runs exactly the same checks.
 package storetest

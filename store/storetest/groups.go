@@ -618,7 +618,7 @@ func testTenantIsolation(e *env) {
 		return tx.UpdateUser(ctx, &u, 1)
 	})
 	notFound("DeleteUser(tenant a's user)", func(ctx context.Context, tx store.Tx) error {
-		return tx.DeleteUser(ctx, tb.ID, ua.ID, t0)
+		return tx.DeleteUser(ctx, tb.ID, ua.ID, t0, false)
 	})
 	notFound("LockGroup(tenant a's group)", func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.LockGroup(ctx, tb.ID, ga.ID)

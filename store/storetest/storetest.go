@@ -31,6 +31,15 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserConflicts", testUserConflicts},
 		{"UpdateUser", testUpdateUser},
 		{"DeleteUser", testDeleteUser},
+		{"CountUsers", testCountUsers},
+		{"EmailTaken", testEmailTaken},
+		{"UserNameReserved", testUserNameReserved},
+		{"FindRetainedByEmail", testFindRetainedByEmail},
+		{"Owner", testOwner},
+		{"EraseUser", testEraseUser},
+		{"RestoreUser", testRestoreUser},
+		{"LockTenant", testLockTenant},
+		{"TokenKinds", testTokenKinds},
 		{"Groups", testGroups},
 		{"Members", testMembers},
 		{"ManyMembers", testManyMembers},
@@ -135,7 +144,13 @@ func (e *env) addMembers(tenantID, groupID string, ids ...string) {
 
 func (e *env) deleteUser(tenantID, id string) {
 	e.Helper()
-	e.must(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tenantID, id, at(time.Hour)) })
+	e.deleteUserAt(tenantID, id, at(time.Hour), false)
+}
+
+// deleteUserAt deletes a live user at the given time, erasing it or not.
+func (e *env) deleteUserAt(tenantID, id string, when time.Time, erase bool) {
+	e.Helper()
+	e.must(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tenantID, id, when, erase) })
 }
 
 func quote(s string) string {

@@ -262,7 +262,7 @@ func testDeleteUser(e *env) {
 	e.must(func(ctx context.Context, tx store.Tx) error { return tx.CreateToken(ctx, &owner) })
 
 	e.must(func(ctx context.Context, tx store.Tx) error {
-		if err := tx.DeleteUser(ctx, tn.ID, gone.ID, at(time.Hour)); err != nil {
+		if err := tx.DeleteUser(ctx, tn.ID, gone.ID, at(time.Hour), false); err != nil {
 			return err
 		}
 		_, err := tx.GetUser(ctx, tn.ID, gone.ID)
@@ -320,7 +320,7 @@ func testDeleteUser(e *env) {
 	})
 	// Deleting again, or a missing user: ErrNotFound.
 	for _, id := range []string{gone.ID, newID(), "not-a-uuid"} {
-		err := e.update(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tn.ID, id, at(2*time.Hour)) })
+		err := e.update(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tn.ID, id, at(2*time.Hour), false) })
 		wantErr(e.T, "DeleteUser("+id+")", err, store.ErrNotFound)
 	}
 	// The token owned by the deleted user is still returned by hash.
