@@ -16,8 +16,9 @@
 //
 // Uniqueness is enforced by unique indexes alone: SQLSTATE 23505 is mapped
 // by constraint name to *store.ConflictError. Write transactions run at
-// READ COMMITTED; LockUser and LockGroup take row locks with SELECT … FOR
-// UPDATE and versioned updates are conditional on the expected version.
+// READ COMMITTED; LockUser, LockGroup and LockTenant take row locks with
+// SELECT … FOR UPDATE (LockTenant serialises seat and owner counts across
+// replicas) and versioned updates are conditional on the expected version.
 // After any error inside Store.Update the PostgreSQL transaction is aborted,
 // so the function given to Update must return that error rather than go on
 // using the Tx.

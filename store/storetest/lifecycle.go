@@ -26,7 +26,7 @@ func withRole(role string) func(*store.User) {
 	return func(u *store.User) { u.Role = role }
 }
 
-// tombstone returns GetTombstone(id) and fails the test on error.
+// mustGetTombstone returns GetTombstone(id) and fails the test on error.
 func (e *env) mustGetTombstone(tenantID, id string) store.User {
 	e.Helper()
 	u, err := e.s.GetTombstone(e.ctx, tenantID, id)
@@ -413,7 +413,9 @@ func testEraseUser(e *env) {
 	e.deleteUserAt(tn.ID, keep.ID, at(3*time.Hour), false)
 	e.checkUser("GetTombstone(retained)", e.mustGetTombstone(tn.ID, keep.ID), asTombstone(keep, at(3*time.Hour)))
 	for _, id := range []string{victim.ID, keep.ID, newID(), "not-a-uuid"} {
-		err := e.update(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tn.ID, id, at(4*time.Hour), true) })
+		err := e.update(func(ctx context.Context, tx store.Tx) error {
+			return tx.DeleteUser(ctx, tn.ID, id, at(4*time.Hour), true)
+		})
 		wantErr(e.T, "DeleteUser(erase "+id+")", err, store.ErrNotFound)
 	}
 	// GetTombstone: live, missing, malformed and other tenants' ids are not found.

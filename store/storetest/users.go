@@ -320,7 +320,9 @@ func testDeleteUser(e *env) {
 	})
 	// Deleting again, or a missing user: ErrNotFound.
 	for _, id := range []string{gone.ID, newID(), "not-a-uuid"} {
-		err := e.update(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tn.ID, id, at(2*time.Hour), false) })
+		err := e.update(func(ctx context.Context, tx store.Tx) error {
+			return tx.DeleteUser(ctx, tn.ID, id, at(2*time.Hour), false)
+		})
 		wantErr(e.T, "DeleteUser("+id+")", err, store.ErrNotFound)
 	}
 	// The token owned by the deleted user is still returned by hash.

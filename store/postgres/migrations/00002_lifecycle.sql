@@ -28,8 +28,9 @@ WHERE u.role = 'owner' AND u.state <> 'deleted' AND EXISTS (
 CREATE UNIQUE INDEX users_one_owner_uniq ON users (tenant_id) WHERE role = 'owner' AND state <> 'deleted';
 -- CountUsers by state.
 CREATE INDEX users_state_idx ON users (tenant_id, state);
--- UserNameReserved: the userName keys of tombstones (retained or erased).
-CREATE INDEX users_deleted_user_name_key_idx ON users (tenant_id, user_name_key) WHERE state = 'deleted';
+-- UserNameReserved: the userName keys of tombstones (retained or erased);
+-- with erased the index covers the look-up.
+CREATE INDEX users_deleted_user_name_key_idx ON users (tenant_id, user_name_key, erased) WHERE state = 'deleted';
 
 -- +goose Down
 DROP INDEX users_deleted_user_name_key_idx;
