@@ -65,6 +65,13 @@ type Reader interface {
 	// ListGroups returns one page of groups matching q and the number of all
 	// matches. An attribute the backend cannot compile is ErrUnsupported.
 	ListGroups(ctx context.Context, tenantID string, q Query) (GroupPage, error)
+	// ListEvents returns up to limit outbox events of a tenant whose id is
+	// greater than after ("" for the start), ordered by id (ids are UUIDv7,
+	// so this is the order they were written in).
+	ListEvents(ctx context.Context, tenantID, after string, limit int) ([]Event, error)
+	// ListAudit returns up to limit audit entries of a tenant whose id is
+	// greater than after ("" for the start), ordered by id.
+	ListAudit(ctx context.Context, tenantID, after string, limit int) ([]AuditEntry, error)
 	// GroupMembers returns, for each given group id, its members ordered by
 	// member id. Groups without members are absent from the map.
 	GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]Member, error)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -247,5 +248,72 @@ func TestReplicasStartTogether(t *testing.T) {
 	}
 	if out := mustCLI(t, db, "tenant", "list"); strings.Count(out, "default") != 1 {
 		t.Fatalf("tenant list: %q", out)
+	}
+}
+
+func TestTenantPolicyCommands(t *testing.T) {
+	for name, mk := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			db := mk(t)
+			mustCLI(t, db, "tenant", "create", "acme")
+			show := func() map[string]any {
+				t.Helper()
+				var m map[string]any
+				if err := json.Unmarshal([]byte(mustCLI(t, db, "tenant", "show", "acme")), &m); err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			m := show()
+			if m["name"] != "acme" || m["policy"].(map[string]any)["deleted_user_data"] != "erase" ||
+				m["seats"].(map[string]any)["licensed"] != 0.0 || m["seats"].(map[string]any)["free"] != nil {
+				t.Fatalf("defaults: %v", m)
+			}
+			out := mustCLI(t, db, "tenant", "policy", "acme", "--preset", "hubble", "--set", "seats=10", "--set", "reactivation_window_days=3")
+			if !strings.Contains(out, `"preset": "hubble"`) {
+				t.Fatalf("tenant policy printed %q", out)
+			}
+			m = show()
+			p := m["policy"].(map[string]any)
+			if p["seats"] != 10.0 || p["reactivation_window_days"] != 3.0 || p["deleted_user_data"] != "retain" ||
+				p["username_pattern"] != `^[A-Za-z0-9_]{5,23}$` || m["seats"].(map[string]any)["free"] != 10.0 {
+				t.Fatalf("after policy: %v", m)
+			}
+			// --set alone keeps the rest.
+			mustCLI(t, db, "tenant", "policy", "acme", "--set", "seats=0")
+			if p := show()["policy"].(map[string]any); p["seats"] != 0.0 || p["deleted_user_data"] != "retain" {
+				t.Fatalf("after --set: %v", p)
+			}
+			for _, bad := range []struct {
+				args    []string
+				mention string
+			}{
+				{[]string{"tenant", "policy", "acme", "--preset", "okta"}, "kintone"},
+				{[]string{"tenant", "policy", "acme", "--set", "seat=3"}, "reactivation_window_days"},
+				{[]string{"tenant", "policy", "acme", "--set", "seats=-1"}, "seats"},
+				{[]string{"tenant", "policy", "acme", "--set", "seats"}, "key=value"},
+				{[]string{"tenant", "policy", "acme", "--set", "deleted_user_data=erase"}, "restore_deleted_on_recreate"},
+				{[]string{"tenant", "policy", "acme"}, "--preset"},
+				{[]string{"tenant", "show", "nope"}, "no tenant"},
+				{[]string{"tenant", "owner", "acme", "nobody"}, "no user"},
+				{[]string{"token", "create", "--tenant", "acme", "--kind", "admin"}, "scim or host"},
+			} {
+				_, _, err := cli(t, db, bad.args...)
+				if err == nil || !strings.Contains(err.Error(), bad.mention) {
+					t.Errorf("scimd %v: %v; want an error mentioning %q", bad.args, err, bad.mention)
+				}
+			}
+			// Nothing above changed the policy.
+			if p := show()["policy"].(map[string]any); p["seats"] != 0.0 || p["deleted_user_data"] != "retain" {
+				t.Fatalf("a failed command changed the policy: %v", p)
+			}
+			host := mustCLI(t, db, "token", "create", "--tenant", "acme", "--kind", "host")
+			if !tokenLine.MatchString(host) {
+				t.Fatalf("host token %q", host)
+			}
+			if list := mustCLI(t, db, "token", "list", "--tenant", "acme"); !strings.Contains(list, "host") {
+				t.Fatalf("token list: %q", list)
+			}
+		})
 	}
 }

@@ -506,3 +506,67 @@ func (c conn) GroupMembers(ctx context.Context, tenantID string, groupIDs []stri
 	}
 	return out, nil
 }
+
+type eventRow struct {
+	TenantID     string         `db:"tenant_id"`
+	ID           string         `db:"id"`
+	At           int64          `db:"at"`
+	Type         sql.NullString `db:"type"`
+	ResourceType sql.NullString `db:"resource_type"`
+	ResourceID   sql.NullString `db:"resource_id"`
+	Payload      string         `db:"payload"`
+}
+
+// ListEvents returns outbox events after the given id; errors are the
+// driver's.
+func (c conn) ListEvents(ctx context.Context, tenantID, after string, limit int) ([]store.Event, error) {
+	var rows []eventRow
+	err := sqlx.SelectContext(ctx, c.q, &rows, `SELECT tenant_id, id, at, type, resource_type, resource_id, payload
+		FROM outbox WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	out := make([]store.Event, len(rows))
+	for i, r := range rows {
+		out[i] = store.Event{ID: r.ID, TenantID: r.TenantID, At: fromMicro(r.At), Type: r.Type.String,
+			ResourceType: r.ResourceType.String, ResourceID: r.ResourceID.String, Payload: json.RawMessage(r.Payload)}
+	}
+	return out, nil
+}
+
+type auditRow struct {
+	TenantID     string         `db:"tenant_id"`
+	ID           string         `db:"id"`
+	At           int64          `db:"at"`
+	Actor        sql.NullString `db:"actor"`
+	RequestID    sql.NullString `db:"request_id"`
+	Client       sql.NullString `db:"client"`
+	Operation    sql.NullString `db:"operation"`
+	ResourceType sql.NullString `db:"resource_type"`
+	ResourceID   sql.NullString `db:"resource_id"`
+	Status       int            `db:"status"`
+	Rule         sql.NullString `db:"rule"`
+	Changed      string         `db:"changed"`
+}
+
+// ListAudit returns audit entries after the given id; errors are the
+// driver's.
+func (c conn) ListAudit(ctx context.Context, tenantID, after string, limit int) ([]store.AuditEntry, error) {
+	var rows []auditRow
+	err := sqlx.SelectContext(ctx, c.q, &rows, `SELECT tenant_id, id, at, actor, request_id, client, operation,
+		resource_type, resource_id, status, rule, changed FROM audit WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+		tenantID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+	}
+	out := make([]store.AuditEntry, len(rows))
+	for i, r := range rows {
+		out[i] = store.AuditEntry{ID: r.ID, TenantID: r.TenantID, At: fromMicro(r.At), Actor: r.Actor.String,
+			RequestID: r.RequestID.String, Client: r.Client.String, Operation: r.Operation.String,
+			ResourceType: r.ResourceType.String, ResourceID: r.ResourceID.String, Status: r.Status, Rule: r.Rule.String}
+		if err := json.Unmarshal([]byte(r.Changed), &out[i].Changed); err != nil {
+			return nil, fmt.Errorf("sqlite: list audit: changed: %w", err)
+		}
+	}
+	return out, nil
+}

@@ -61,7 +61,8 @@ func openDB(ctx context.Context, path string, conns int, extra string) (*sqlx.DB
 		"?_pragma=busy_timeout(10000)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)" + extra
+		"&_pragma=synchronous(NORMAL)" +
+		"&_pragma=secure_delete(1)" + extra
 	db, err := sqlx.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -330,3 +331,13 @@ func uniqueColumns(msg string) string {
 
 // isNoRows reports whether err is sql.ErrNoRows.
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// ListEvents implements store.Reader; it returns only database errors.
+func (s *Store) ListEvents(ctx context.Context, tenantID, after string, limit int) ([]store.Event, error) {
+	return conn{s.r}.ListEvents(ctx, tenantID, after, limit)
+}
+
+// ListAudit implements store.Reader; it returns only database errors.
+func (s *Store) ListAudit(ctx context.Context, tenantID, after string, limit int) ([]store.AuditEntry, error) {
+	return conn{s.r}.ListAudit(ctx, tenantID, after, limit)
+}

@@ -322,4 +322,41 @@ func testAuditAndEvents(e *env) {
 	if err != sentinel {
 		e.Errorf("Update = %v, want the sentinel", err)
 	}
+	// What committed reads back, per tenant, in id order; the rolled-back
+	// rows are not there.
+	gotEvents, err := e.s.ListEvents(e.ctx, ta.ID, "", 100)
+	if err != nil {
+		e.Fatal(err)
+	}
+	if len(gotEvents) != 1 || gotEvents[0].ID != events[0].ID || gotEvents[0].Type != "user.deactivated" ||
+		gotEvents[0].ResourceID != u.ID || !gotEvents[0].At.Equal(t0) || !jsonEqual(gotEvents[0].Payload, events[0].Payload) {
+		e.Errorf("ListEvents(a) = %+v", gotEvents)
+	}
+	if more, err := e.s.ListEvents(e.ctx, ta.ID, events[0].ID, 100); err != nil || len(more) != 0 {
+		e.Errorf("ListEvents after the last = %v, %v", more, err)
+	}
+	if evB, err := e.s.ListEvents(e.ctx, tb.ID, "", 100); err != nil || len(evB) != 1 || evB[0].Type != "group.deleted" {
+		e.Errorf("ListEvents(b) = %+v, %v", evB, err)
+	}
+	gotAudit, err := e.s.ListAudit(e.ctx, ta.ID, "", 100)
+	if err != nil {
+		e.Fatal(err)
+	}
+	wantA := []store.AuditEntry{entries[0], entries[1]}
+	if entries[1].ID < entries[0].ID {
+		wantA = []store.AuditEntry{entries[1], entries[0]}
+	}
+	if len(gotAudit) != 2 {
+		e.Fatalf("ListAudit(a) = %+v", gotAudit)
+	}
+	for i, w := range wantA {
+		g := gotAudit[i]
+		if g.ID != w.ID || g.Actor != w.Actor || g.RequestID != w.RequestID || g.Client != w.Client || g.Operation != w.Operation ||
+			g.ResourceID != w.ResourceID || g.Status != w.Status || g.Rule != w.Rule || len(g.Changed) != len(w.Changed) || !g.At.Equal(w.At) {
+			e.Errorf("ListAudit(a)[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	if one, err := e.s.ListAudit(e.ctx, ta.ID, "", 1); err != nil || len(one) != 1 || one[0].ID != wantA[0].ID {
+		e.Errorf("ListAudit limit 1 = %+v, %v", one, err)
+	}
 }
