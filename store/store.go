@@ -138,13 +138,16 @@ type Tx interface {
 	CreateGroup(ctx context.Context, g *Group) error
 	// UpdateGroup is UpdateUser for groups.
 	UpdateGroup(ctx context.Context, g *Group, expectVersion int64) error
-	// DeleteGroup removes a group and its memberships, or returns
-	// ErrNotFound.
+	// DeleteGroup removes a group, its memberships and its membership in
+	// other groups, or returns ErrNotFound.
 	DeleteGroup(ctx context.Context, tenantID, id string) error
-	// AddMembers adds the live users with the given ids to a group; ids that
-	// are already members change nothing. It returns the ids that are not
-	// live users of the tenant (malformed ids included) and adds none of
-	// the ids when that list is not empty.
+	// AddMembers adds the live users and the groups of the tenant with the
+	// given ids to a group (a group cannot be a member of itself); ids
+	// that are already members change nothing. It returns the ids that are
+	// neither live users nor other groups of the tenant (malformed ids and
+	// the group's own id included) and adds none of the ids when that list
+	// is not empty. Membership is direct: a group member's own members are
+	// not members of the outer group.
 	AddMembers(ctx context.Context, tenantID, groupID string, userIDs []string) (missing []string, err error)
 	// RemoveMembers removes the given ids from a group; ids that are not
 	// members are ignored.
@@ -277,9 +280,18 @@ type GroupRef struct {
 	DisplayName string
 }
 
-// Member is one member of a group, with what its rendering needs.
+// Member types, as Member.Type holds them (SCIM's members.type values).
+const (
+	MemberUser  = "User"
+	MemberGroup = "Group"
+)
+
+// Member is one member of a group, with what its rendering needs: a user
+// (UserName and DisplayName of the user) or a group (DisplayName of the
+// group, UserName empty).
 type Member struct {
 	ID          string
+	Type        string // MemberUser or MemberGroup
 	UserName    string
 	DisplayName string
 }
