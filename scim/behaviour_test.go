@@ -203,7 +203,7 @@ func TestEntraShapes(t *testing.T) {
 			t.Fatalf("members filter: %s", r.Raw)
 		}
 		h.req("PATCH", "/Groups/"+gid, patchOp+`{"op":"Remove","path":"members","value":[{"$ref":null,"value":"`+id+`"}]}]}`).must(t, 204)
-		if r := h.req("GET", "/Groups/"+gid, nil).must(t, 200); len(get(r.Body, "members").([]any)) != 0 {
+		if r := h.req("GET", "/Groups/"+gid, nil).must(t, 200); get(r.Body, "members.0") != nil {
 			t.Fatalf("member not removed: %s", r.Raw)
 		}
 		h.req("DELETE", "/Users/"+id, nil).must(t, 204)

@@ -65,7 +65,7 @@ func classify(err error) (e apiError, internal bool) {
 	case errors.As(err, &ue):
 		return apiError{http.StatusBadRequest, schemas.InvalidFilter, ue.What}, false
 	case errors.As(err, &mm):
-		return apiError{http.StatusBadRequest, schemas.InvalidValue, fmt.Sprintf("members %q are not users of this tenant", mm.IDs)}, false
+		return apiError{http.StatusBadRequest, schemas.InvalidValue, fmt.Sprintf("members %q are not users or groups of this tenant", mm.IDs)}, false
 	case errors.Is(err, store.ErrNotFound):
 		return apiError{http.StatusNotFound, "", "resource not found"}, false
 	case errors.Is(err, store.ErrPrecondition):

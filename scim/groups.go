@@ -181,7 +181,7 @@ func (s *server) patchGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ops, err := patch.Decode(body, s.opts())
+	ops, err := patch.Decode(body, s.opts(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -192,7 +192,7 @@ func (s *server) patchGroup(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return nil, err
 			}
-			res, err := patch.Apply(schemas.Group, g.ID, doc, ops, s.opts())
+			res, err := patch.Apply(schemas.Group, g.ID, doc, ops, s.opts(r))
 			if err != nil {
 				return nil, err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/policy"
 	"github.com/scimd/scimd/store"
 )
 
@@ -21,6 +22,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyPrincipal
+	keyStrict
 )
 
 func requestID(ctx context.Context) string {
@@ -143,7 +145,20 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
+		// The tenant's settings say how strictly client input is read.
+		t, err := s.cfg.Store.GetTenant(r.Context(), p.TenantID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		settings, err := policy.Parse(t.Policy)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), keyPrincipal, p)
+		ctx = context.WithValue(ctx, keyStrict, settings.Strict)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

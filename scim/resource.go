@@ -207,14 +207,19 @@ func renderGroup(g *store.Group, members []store.Member, withMembers bool, base 
 	doc["id"] = g.ID
 	doc["schemas"] = []any{schemas.GroupURN}
 	doc["meta"] = meta("Group", base+"/Groups/"+g.ID, g.Created, g.Modified, g.Version)
-	if withMembers {
+	// An empty member list is unassigned (RFC 7643 §2.5) and left out.
+	if withMembers && len(members) > 0 {
 		ms := make([]any, len(members))
 		for i, m := range members {
 			display := m.DisplayName
 			if display == "" {
 				display = m.UserName
 			}
-			ms[i] = map[string]any{"value": m.ID, "display": display, "$ref": base + "/Users/" + m.ID, "type": "User"}
+			typ, ref := store.MemberUser, base+"/Users/"+m.ID
+			if m.Type == store.MemberGroup {
+				typ, ref = store.MemberGroup, base+"/Groups/"+m.ID
+			}
+			ms[i] = map[string]any{"value": m.ID, "display": display, "$ref": ref, "type": typ}
 		}
 		doc["members"] = ms
 	}

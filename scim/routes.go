@@ -86,6 +86,8 @@ func NewServer(cfg Config) http.Handler {
 		// Discovery documents hold no tenant data (RFC 7644 §4 lets them be
 		// public), so validators can read them before a token is set up.
 		r.Get("/ServiceProviderConfig", s.serviceProviderConfig)
+		// Microsoft's reference Postman collection asks for this name.
+		r.Get("/serviceConfiguration", s.serviceProviderConfig)
 		r.Get("/ResourceTypes", s.resourceTypes)
 		r.Get("/ResourceTypes/{name}", s.resourceType)
 		r.Get("/Schemas", s.schemaList)

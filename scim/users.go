@@ -12,10 +12,12 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// opts are the input-reading options: lenient towards the known IdP shapes,
-// counting every rewrite.
-func (s *server) opts() schemas.Options {
-	return schemas.Options{Lenient: true, Rewrote: func(kind string) { s.metrics.Rewrites.WithLabelValues(kind).Inc() }}
+// opts are the input-reading options of a request: lenient towards the
+// known IdP shapes, counting every rewrite, unless the tenant is in strict
+// mode (for validator runs), where each of those shapes is a 400.
+func (s *server) opts(r *http.Request) schemas.Options {
+	strict, _ := r.Context().Value(keyStrict).(bool)
+	return schemas.Options{Lenient: !strict, Rewrote: func(kind string) { s.metrics.Rewrites.WithLabelValues(kind).Inc() }}
 }
 
 // actor describes the caller of a request for the provision service.
@@ -32,7 +34,7 @@ func (s *server) readResource(r *http.Request, rt *schemas.ResourceType) (map[st
 	if err != nil {
 		return nil, err
 	}
-	doc, err := schemas.Normalize(rt, body, s.opts())
+	doc, err := schemas.Normalize(rt, body, s.opts(r))
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +211,7 @@ func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ops, err := patch.Decode(body, s.opts())
+	ops, err := patch.Decode(body, s.opts(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -220,7 +222,7 @@ func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if _, err := patch.Apply(schemas.User, u.ID, doc, ops, s.opts()); err != nil {
+		if _, err := patch.Apply(schemas.User, u.ID, doc, ops, s.opts(r)); err != nil {
 			return err
 		}
 		hash, err := takePassword(doc)

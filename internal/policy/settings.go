@@ -68,6 +68,9 @@ type Settings struct {
 	RestoreDeletedOnRecreate bool `json:"restore_deleted_on_recreate"`
 	// BulkMaxOperations caps the operations of one bulk request.
 	BulkMaxOperations int `json:"bulk_max_operations"`
+	// Strict turns off the lenient reading of the request shapes Okta and
+	// Entra send that bend RFC 7644 (for validator runs): each is a 400.
+	Strict bool `json:"strict"`
 }
 
 // Defaults returns the settings a tenant has when it sets nothing.
@@ -229,6 +232,7 @@ var setters = map[string]setter{
 	"reserve_deleted_usernames":          boolSetter(func(s *Settings) *bool { return &s.ReserveDeletedUsernames }),
 	"restore_deleted_on_recreate":        boolSetter(func(s *Settings) *bool { return &s.RestoreDeletedOnRecreate }),
 	"bulk_max_operations":                intSetter(func(s *Settings) *int { return &s.BulkMaxOperations }),
+	"strict":                             boolSetter(func(s *Settings) *bool { return &s.Strict }),
 	"deleted_user_data": func(s *Settings, v string) error {
 		s.DeletedUserData = strings.ToLower(strings.TrimSpace(v))
 		return nil
