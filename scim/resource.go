@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -66,7 +67,8 @@ func userColumns(u *store.User, doc map[string]any) error {
 	if b, ok := doc["active"].(bool); ok {
 		u.Active = b
 	}
-	doc["active"] = u.Active
+	// Like roles, active lives in its column, not in the stored document.
+	delete(doc, "active")
 	u.Emails = u.Emails[:0]
 	emails, _ := doc["emails"].([]any)
 	for _, e := range emails {
@@ -168,6 +170,50 @@ func meta(rtype, location string, created, modified time.Time, version int64) ma
 		"location":     location,
 		"version":      etag(version),
 	}
+}
+
+// renderUserJSON renders a user for the default projection without
+// decoding its stored document: the document (which never holds id, meta,
+// schemas, groups, roles or password) is spliced with the server-owned
+// attributes. It is the list and GET fast path; renderUser is the general
+// one. A stored document that is not a JSON object is an error.
+func renderUserJSON(u *store.User, groups []store.GroupRef, base string) (json.RawMessage, error) {
+	doc := bytes.TrimSpace(u.Doc)
+	if len(doc) < 2 || doc[0] != '{' || doc[len(doc)-1] != '}' {
+		return nil, fmt.Errorf("scim: stored document of user %s is not a JSON object", u.ID)
+	}
+	tail := map[string]any{
+		"id":   u.ID,
+		"meta": meta("User", base+"/Users/"+u.ID, u.Created, u.Modified, u.Version),
+	}
+	sch := []any{schemas.UserURN}
+	if bytes.Contains(doc, []byte(`"`+schemas.EnterpriseURN+`"`)) {
+		sch = append(sch, schemas.EnterpriseURN)
+	}
+	tail["schemas"] = sch
+	if u.Role != "" {
+		tail["roles"] = []any{map[string]any{"value": u.Role, "primary": true}}
+	}
+	if len(groups) > 0 {
+		gs := make([]any, len(groups))
+		for i, g := range groups {
+			gs[i] = map[string]any{"value": g.ID, "display": g.DisplayName, "$ref": base + "/Groups/" + g.ID, "type": "direct"}
+		}
+		tail["groups"] = gs
+	}
+	// active comes last: the column is authoritative even over an "active"
+	// an older row may still carry in its document.
+	tail["active"] = u.Active
+	extra, err := json.Marshal(tail)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(doc)+len(extra)+1)
+	out = append(out, doc[:len(doc)-1]...)
+	if len(bytes.TrimSpace(doc[1:len(doc)-1])) > 0 {
+		out = append(out, ',')
+	}
+	return append(out, extra[1:]...), nil
 }
 
 // renderUser builds the SCIM representation of a user.

@@ -109,9 +109,15 @@ func (s *server) writeUser(w http.ResponseWriter, r *http.Request, u *store.User
 		groups = gm[u.ID]
 	}
 	base := s.baseURL(r)
-	doc, err := renderUser(u, groups, base)
-	if err == nil {
-		doc, err = proj.apply(schemas.User, doc)
+	var body any
+	var err error
+	if proj.empty() {
+		body, err = renderUserJSON(u, groups, base)
+	} else {
+		var doc map[string]any
+		if doc, err = renderUser(u, groups, base); err == nil {
+			body, err = proj.apply(schemas.User, doc)
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -121,7 +127,7 @@ func (s *server) writeUser(w http.ResponseWriter, r *http.Request, u *store.User
 	if status == http.StatusCreated {
 		w.Header().Set("Location", base+"/Users/"+u.ID)
 	}
-	writeJSON(w, status, doc)
+	writeJSON(w, status, body)
 }
 
 func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +155,17 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	base := s.baseURL(r)
 	res := make([]any, 0, len(page.Users))
+	fast := lp.projection.empty()
 	for i := range page.Users {
+		if fast {
+			raw, err := renderUserJSON(&page.Users[i], groups[page.Users[i].ID], base)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			res = append(res, raw)
+			continue
+		}
 		doc, err := renderUser(&page.Users[i], groups[page.Users[i].ID], base)
 		if err == nil {
 			doc, err = lp.projection.apply(schemas.User, doc)
