@@ -14,6 +14,8 @@
 #   BENCH_ARGS         extra scimbench flags
 #                      (default: -users 5000 -groups 50 -members 200 -concurrency 8)
 #   BENCH_OUT          directory for the JSON report (default: bench-out)
+#   BENCH_GO           1 (default) also runs the Go micro-benchmarks of the
+#                      store (membership changes on large groups); 0 skips them
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,3 +88,12 @@ echo "bench: $label at $base ($(nproc) cores); scimbench $args" >&2
 (cd "$bench" && go run . -base "$base/scim/v2" -token "$token" -label "$label" \
 	-server-pid "$pid" -json "$root/$report" $args)
 echo "bench: report written to $report" >&2
+
+if [ "${BENCH_GO:-1}" = 1 ]; then
+	echo "bench: Go micro-benchmarks (store/$db)" >&2
+	if [ "$db" = postgres ]; then
+		TEST_DATABASE_URL="$pgadmin" go test -run '^$' -bench . -benchtime 20x "./store/$db/" | tee "$out/go-$db.txt"
+	else
+		go test -run '^$' -bench . -benchtime 20x "./store/$db/" | tee "$out/go-$db.txt"
+	fi
+fi
