@@ -96,16 +96,26 @@ func (s *server) writeGroup(w http.ResponseWriter, r *http.Request, g *store.Gro
 }
 
 func (s *server) listGroups(w http.ResponseWriter, r *http.Request) {
-	lp, err := readListParams(r, schemas.Group)
+	lp, err := readListParams(r, schemas.Group, s.opts(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	p := principal(r.Context())
-	page, err := s.cfg.Store.ListGroups(r.Context(), p.TenantID, lp.query)
+	total, res, err := s.groupPage(r, lp)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	writeList(w, total, lp.startIndex, res)
+}
+
+// groupPage runs a group query and renders its page; members are read only
+// when the projection keeps them.
+func (s *server) groupPage(r *http.Request, lp listParams) (int, []any, error) {
+	p := principal(r.Context())
+	page, err := s.cfg.Store.ListGroups(r.Context(), p.TenantID, lp.query)
+	if err != nil {
+		return 0, nil, err
 	}
 	withMembers := !lp.projection.excludes("members")
 	var members map[string][]store.Member
@@ -115,8 +125,7 @@ func (s *server) listGroups(w http.ResponseWriter, r *http.Request) {
 			ids[i] = page.Groups[i].ID
 		}
 		if members, err = s.cfg.Store.GroupMembers(r.Context(), p.TenantID, ids); err != nil {
-			s.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 	}
 	base := s.baseURL(r)
@@ -128,12 +137,11 @@ func (s *server) listGroups(w http.ResponseWriter, r *http.Request) {
 			doc, err = lp.projection.apply(schemas.Group, doc)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 		res = append(res, doc)
 	}
-	writeList(w, page.Total, lp.startIndex, res)
+	return page.Total, res, nil
 }
 
 func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {

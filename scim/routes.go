@@ -95,6 +95,9 @@ func NewServer(cfg Config) http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
+			r.Post("/.search", s.searchAll)
+			r.Post("/Users/.search", s.searchUsers)
+			r.Post("/Groups/.search", s.searchGroups)
 			r.Get("/Users", s.listUsers)
 			r.Post("/Users", s.createUser)
 			r.Get("/Users/{id}", s.getUser)

@@ -131,16 +131,26 @@ func (s *server) writeUser(w http.ResponseWriter, r *http.Request, u *store.User
 }
 
 func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
-	lp, err := readListParams(r, schemas.User)
+	lp, err := readListParams(r, schemas.User, s.opts(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	p := principal(r.Context())
-	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, lp.query)
+	total, res, err := s.userPage(r, lp)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	writeList(w, total, lp.startIndex, res)
+}
+
+// userPage runs a user query and renders its page; it returns the number
+// of all matches and the rendered resources.
+func (s *server) userPage(r *http.Request, lp listParams) (int, []any, error) {
+	p := principal(r.Context())
+	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, lp.query)
+	if err != nil {
+		return 0, nil, err
 	}
 	var groups map[string][]store.GroupRef
 	if len(page.Users) > 0 && !lp.projection.excludes("groups") {
@@ -149,34 +159,32 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 			ids[i] = page.Users[i].ID
 		}
 		if groups, err = s.cfg.Store.UserGroups(r.Context(), p.TenantID, ids); err != nil {
-			s.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 	}
 	base := s.baseURL(r)
 	res := make([]any, 0, len(page.Users))
 	fast := lp.projection.empty()
 	for i := range page.Users {
+		u := &page.Users[i]
 		if fast {
-			raw, err := renderUserJSON(&page.Users[i], groups[page.Users[i].ID], base)
+			raw, err := renderUserJSON(u, groups[u.ID], base)
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return 0, nil, err
 			}
 			res = append(res, raw)
 			continue
 		}
-		doc, err := renderUser(&page.Users[i], groups[page.Users[i].ID], base)
+		doc, err := renderUser(u, groups[u.ID], base)
 		if err == nil {
 			doc, err = lp.projection.apply(schemas.User, doc)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 		res = append(res, doc)
 	}
-	writeList(w, page.Total, lp.startIndex, res)
+	return page.Total, res, nil
 }
 
 func (s *server) replaceUser(w http.ResponseWriter, r *http.Request) {

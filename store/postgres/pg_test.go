@@ -430,3 +430,98 @@ func TestAddMembersDeleteRace(t *testing.T) {
 		t.Fatalf("deleted users left in the group: %v, %v", m, err)
 	}
 }
+
+// TestLockedGroupsJoinEachOther holds two groups locked in two transactions
+// (as a PATCH does) and then adds each to the other: the key-share lock of
+// AddMembers must not wait for LockGroup's lock, or the two deadlock.
+func TestLockedGroupsJoinEachOther(t *testing.T) {
+	s := pgtest.Store(t)
+	ctx := context.Background()
+	tid := newTenant(t, s)
+	a, b := newGroup(t, s, tid, "a"), newGroup(t, s, tid, "b")
+	var locked sync.WaitGroup
+	locked.Add(2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, p := range [][2]store.Group{{a, b}, {b, a}} {
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+				cur, err := tx.LockGroup(ctx, tid, p[0].ID)
+				locked.Done()
+				if err != nil {
+					return err
+				}
+				locked.Wait() // both groups are locked
+				if err := tx.UpdateGroup(ctx, &cur, cur.Version); err != nil {
+					return err
+				}
+				missing, err := tx.AddMembers(ctx, tid, p[0].ID, []string{p[1].ID})
+				if err == nil && len(missing) > 0 {
+					err = fmt.Errorf("missing %v", missing)
+				}
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	m, err := s.GroupMembers(ctx, tid, []string{a.ID, b.ID})
+	if err != nil || len(m[a.ID]) != 1 || m[a.ID][0].ID != b.ID || len(m[b.ID]) != 1 || m[b.ID][0].ID != a.ID {
+		t.Errorf("GroupMembers = %v, %v; want each group in the other", m, err)
+	}
+}
+
+// TestDeleteGroupWaitsForAddMembers deletes a group while an open
+// transaction has added it to another group: the delete waits for that
+// transaction and then removes the new membership, so no row of the
+// deleted group is left behind.
+func TestDeleteGroupWaitsForAddMembers(t *testing.T) {
+	s := pgtest.Store(t)
+	ctx := context.Background()
+	tid := newTenant(t, s)
+	outer, doomed := newGroup(t, s, tid, "outer"), newGroup(t, s, tid, "doomed")
+	added, release := make(chan struct{}), make(chan struct{})
+	addErr := make(chan error, 1)
+	go func() {
+		addErr <- s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			missing, err := tx.AddMembers(ctx, tid, outer.ID, []string{doomed.ID})
+			if err == nil && len(missing) > 0 {
+				err = fmt.Errorf("missing %v", missing)
+			}
+			close(added)
+			<-release
+			return err
+		})
+	}()
+	<-added
+	delErr := make(chan error, 1)
+	go func() {
+		delErr <- s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			if _, err := tx.LockGroup(ctx, tid, doomed.ID); err != nil {
+				return err
+			}
+			return tx.DeleteGroup(ctx, tid, doomed.ID)
+		})
+	}()
+	select {
+	case err := <-delErr:
+		t.Fatalf("DeleteGroup did not wait for the open AddMembers: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-addErr; err != nil {
+		t.Fatalf("AddMembers: %v", err)
+	}
+	if err := <-delErr; err != nil {
+		t.Fatalf("DeleteGroup: %v", err)
+	}
+	p, err := s.ListGroups(ctx, tid, store.Query{Limit: 10, Filter: store.ValuePath{Attr: "members",
+		Filter: store.Cmp{Attr: "members.value", Op: store.OpEq, Value: doomed.ID, CaseExact: true}}})
+	if err != nil || p.Total != 0 {
+		t.Errorf("groups with the deleted group as member: %d, %v; want none", p.Total, err)
+	}
+}

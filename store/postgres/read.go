@@ -398,7 +398,7 @@ func (r reader) UserGroups(ctx context.Context, tenantID string, userIDs []strin
 	}
 	rows, err := r.q.QueryxContext(ctx, `SELECT u.id, g.id, g.display_name
 		FROM users u
-		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id
+		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id AND m.member_type = 'User'
 		LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 		WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) AND u.state <> 'deleted'
 		ORDER BY u.id, g.display_name, g.id`, tenantID, pq.Array(ids))
@@ -527,31 +527,37 @@ func (r reader) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 	return page, rows.Err()
 }
 
-// GroupMembers returns, for each given group id, its members (live users)
-// ordered by member id; groups without members and malformed ids are absent.
-// Errors are the driver's.
+// GroupMembers returns, for each given group id, its members ordered by
+// member id: live users (with userName and displayName) and groups (with
+// displayName), in one statement. Groups without members and malformed ids
+// are absent. Errors are the driver's.
 func (r reader) GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]store.Member, error) {
 	out := map[string][]store.Member{}
 	ids := validIDs(groupIDs)
 	if !parseID(tenantID) || len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := r.q.QueryxContext(ctx, `SELECT m.group_id, u.id, u.user_name, u.display_name
+	rows, err := r.q.QueryxContext(ctx, `SELECT m.group_id, m.member_id, m.member_type, u.user_name,
+			COALESCE(u.display_name, g.display_name)
 		FROM group_members m
-		JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+		LEFT JOIN users u ON m.member_type = 'User' AND u.tenant_id = m.tenant_id AND u.id = m.member_id
+		LEFT JOIN groups g ON m.member_type = 'Group' AND g.tenant_id = m.tenant_id AND g.id = m.member_id
 		WHERE m.tenant_id = $1 AND m.group_id = ANY($2::uuid[])
+			AND ((u.id IS NOT NULL AND u.state <> 'deleted') OR g.id IS NOT NULL)
 		ORDER BY m.group_id, m.member_id`, tenantID, pq.Array(ids))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var groupID, memberID string
+		var groupID string
+		var m store.Member
 		var userName, displayName sql.NullString
-		if err := rows.Scan(&groupID, &memberID, &userName, &displayName); err != nil {
+		if err := rows.Scan(&groupID, &m.ID, &m.Type, &userName, &displayName); err != nil {
 			return nil, err
 		}
-		out[groupID] = append(out[groupID], store.Member{ID: memberID, UserName: userName.String, DisplayName: displayName.String})
+		m.UserName, m.DisplayName = userName.String, displayName.String
+		out[groupID] = append(out[groupID], m)
 	}
 	return out, rows.Err()
 }

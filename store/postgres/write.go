@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lib/pq"
@@ -256,7 +257,8 @@ func (t *txn) DeleteUser(ctx context.Context, tenantID, id string, at time.Time,
 	if n == 0 {
 		return store.ErrNotFound
 	}
-	_, err = t.exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2`, tenantID, id)
+	_, err = t.exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2 AND member_type = 'User'`,
+		tenantID, id)
 	return err
 }
 
@@ -314,11 +316,17 @@ func (t *txn) LockTenant(ctx context.Context, tenantID string) (store.Tenant, er
 
 // --- groups ---
 
-// LockGroup returns a group and holds a row lock (SELECT … FOR UPDATE) on
-// it until the transaction ends. Missing or malformed: store.ErrNotFound;
-// other errors are the driver's.
+// LockGroup returns a group and holds a row lock on it until the
+// transaction ends. Missing or malformed: store.ErrNotFound; other errors
+// are the driver's.
+//
+// The lock is FOR NO KEY UPDATE: it serialises the writers of the group
+// (it conflicts with itself and with DeleteGroup) but not AddMembers of
+// another group that adds this one as a member, which key-share-locks it
+// as a foreign key check would. With FOR UPDATE, two transactions each
+// holding its own group and adding it to the other's would deadlock.
 func (t *txn) LockGroup(ctx context.Context, tenantID, id string) (store.Group, error) {
-	return t.getGroup(ctx, tenantID, id, " FOR UPDATE")
+	return t.getGroup(ctx, tenantID, id, " FOR NO KEY UPDATE")
 }
 
 // CreateGroup inserts g with Version 1 and sets g.Version. A group with the
@@ -366,59 +374,89 @@ func (t *txn) UpdateGroup(ctx context.Context, g *store.Group, expectVersion int
 	return nil
 }
 
-// DeleteGroup removes a group and (by cascade) its memberships, or returns
-// store.ErrNotFound (malformed ids included); other errors are the driver's.
+// DeleteGroup removes a group, (by cascade) its memberships and its
+// membership in other groups, or returns store.ErrNotFound (malformed ids
+// included); other errors are the driver's. The memberships are deleted by
+// a second statement, after the DELETE of the group row has waited for
+// the transactions that key-share-locked it in AddMembers: under READ
+// COMMITTED that statement sees their rows.
 func (t *txn) DeleteGroup(ctx context.Context, tenantID, id string) error {
 	if !parseID(tenantID) || !parseID(id) {
 		return store.ErrNotFound
 	}
 	n, err := t.exec(ctx, `DELETE FROM groups WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	if err == nil && n == 0 {
-		err = store.ErrNotFound
+	if err != nil {
+		return err
 	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	_, err = t.exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2 AND member_type = 'Group'`,
+		tenantID, id)
 	return err
 }
 
-// AddMembers adds the live users with the given ids to a group; ids that
-// are already members change nothing. It returns the ids (in their first
-// order, without duplicates) that are not live users of the tenant,
-// malformed ids included, and then adds none. The live users found are
-// share-locked until the transaction ends, so a concurrent DeleteUser cannot
-// leave a deleted member behind. A missing group is store.ErrNotFound; other
-// errors are the driver's.
-func (t *txn) AddMembers(ctx context.Context, tenantID, groupID string, userIDs []string) ([]string, error) {
+// AddMembers adds the live users and the other groups of the tenant named
+// by ids to a group; ids that are already members change nothing. It
+// returns the ids (in their first order, without duplicates) that are
+// neither, malformed ids and the group's own id included, and then adds
+// none. It runs two statements whatever the number of ids: one look-up of
+// the group and the ids in users and groups (primary-key probes) and one
+// INSERT of all of them. The live users found are share-locked and the groups
+// key-share-locked until the transaction ends, so a concurrent DeleteUser
+// or DeleteGroup cannot leave a deleted member behind. A missing group is
+// store.ErrNotFound; other errors are the driver's.
+func (t *txn) AddMembers(ctx context.Context, tenantID, groupID string, memberIDs []string) ([]string, error) {
 	if !parseID(tenantID) || !parseID(groupID) {
 		return nil, store.ErrNotFound
 	}
-	if len(userIDs) == 0 {
+	if len(memberIDs) == 0 {
 		return nil, nil
 	}
-	ids := validIDs(userIDs)
-	live := make(map[string]bool, len(ids))
-	if len(ids) > 0 {
-		rows, err := t.q.QueryxContext(ctx, `SELECT id FROM users
-			WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND state <> 'deleted'
-			ORDER BY id FOR SHARE`, tenantID, pq.Array(ids))
-		if err != nil {
+	ids := slices.Sorted(slices.Values(validIDs(memberIDs))) // rows are locked in id order
+	// The group itself comes back typed "" when it exists; the ids that
+	// exist come back with their type. Each id is looked up by a LATERAL
+	// subquery: with its locking clause it is never flattened into a join,
+	// so it stays one primary-key probe per id (a nested loop over the
+	// array) whatever the table statistics say. A plain "id = ANY($3)" let
+	// the planner, with no statistics yet on a freshly loaded table, scan
+	// every user of the tenant through users_state_idx.
+	rows, err := t.q.QueryxContext(ctx, `SELECT id, '' FROM groups WHERE tenant_id = $1 AND id = $2
+		UNION ALL
+		SELECT u.id, 'User' FROM unnest($3::uuid[]) AS x(id), LATERAL (SELECT id FROM users
+			WHERE tenant_id = $1 AND id = x.id AND id <> $2 AND state <> 'deleted' FOR SHARE) AS u
+		UNION ALL
+		SELECT g.id, 'Group' FROM unnest($3::uuid[]) AS x(id), LATERAL (SELECT id FROM groups
+			WHERE tenant_id = $1 AND id = x.id AND id <> $2 FOR KEY SHARE) AS g`,
+		tenantID, groupID, pq.Array(ids))
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	types := make(map[string]string, len(ids))
+	for rows.Next() {
+		var id, typ string
+		if err := rows.Scan(&id, &typ); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			live[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
+		if typ == "" {
+			found = true
+		} else if _, dup := types[id]; !dup { // a user and a group never share a UUID; the user wins
+			types[id] = typ
 		}
 	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, store.ErrNotFound
+	}
 	var missing []string
-	seen := make(map[string]bool, len(userIDs))
-	for _, id := range userIDs {
-		if !live[id] && !seen[id] {
+	seen := make(map[string]bool, len(memberIDs))
+	for _, id := range memberIDs {
+		if types[id] == "" && !seen[id] {
 			missing = append(missing, id)
 		}
 		seen[id] = true
@@ -426,9 +464,13 @@ func (t *txn) AddMembers(ctx context.Context, tenantID, groupID string, userIDs 
 	if len(missing) > 0 {
 		return missing, nil
 	}
-	_, err := t.exec(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id)
-		SELECT $1, $2, m FROM unnest($3::uuid[]) AS m
-		ON CONFLICT DO NOTHING`, tenantID, groupID, pq.Array(ids))
+	kinds := make([]string, len(ids))
+	for i, id := range ids {
+		kinds[i] = types[id]
+	}
+	_, err = t.exec(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+		SELECT $1, $2, m.id, m.member_type FROM unnest($3::uuid[], $4::text[]) AS m(id, member_type)
+		ON CONFLICT DO NOTHING`, tenantID, groupID, pq.Array(ids), pq.Array(kinds))
 	if pqErr := pq.As(err, pqerror.ForeignKeyViolation); pqErr != nil && pqErr.Constraint == constraintGroupFK {
 		return nil, store.ErrNotFound
 	}

@@ -383,7 +383,7 @@ func (c conn) UserGroups(ctx context.Context, tenantID string, userIDs []string)
 	// missing and deleted users get none.
 	rows, err := c.q.QueryContext(ctx, `SELECT u.id, g.id, g.display_name
 		FROM users u
-		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id
+		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id AND m.member_type = 'User'
 		LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 		WHERE u.tenant_id = ? AND u.id IN (SELECT value FROM json_each(?)) AND u.state <> 'deleted'
 		ORDER BY u.id, g.display_name, g.id`, tenantID, idsJSON(userIDs))
@@ -478,15 +478,21 @@ func (c conn) ListGroups(ctx context.Context, tenantID string, q store.Query) (s
 	return page, nil
 }
 
+// GroupMembers reads the members of every given group with one statement:
+// a user member joins its (live) user row, a group member its group row.
 func (c conn) GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]store.Member, error) {
 	out := map[string][]store.Member{}
 	if len(groupIDs) == 0 {
 		return out, nil
 	}
-	rows, err := c.q.QueryContext(ctx, `SELECT m.group_id, u.id, u.user_name, u.display_name
-		FROM group_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
-		WHERE m.tenant_id = ? AND m.group_id IN (SELECT value FROM json_each(?)) AND u.state <> 'deleted'
-		ORDER BY m.group_id, u.id`, tenantID, idsJSON(groupIDs))
+	rows, err := c.q.QueryContext(ctx, `SELECT m.group_id, m.member_id, m.member_type, u.user_name,
+			COALESCE(u.display_name, g.display_name)
+		FROM group_members m
+		LEFT JOIN users u ON m.member_type = 'User' AND u.tenant_id = m.tenant_id AND u.id = m.member_id
+		LEFT JOIN groups g ON m.member_type = 'Group' AND g.tenant_id = m.tenant_id AND g.id = m.member_id
+		WHERE m.tenant_id = ? AND m.group_id IN (SELECT value FROM json_each(?))
+		AND ((u.id IS NOT NULL AND u.state <> 'deleted') OR g.id IS NOT NULL)
+		ORDER BY m.group_id, m.member_id`, tenantID, idsJSON(groupIDs))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: group members: %w", err)
 	}
@@ -494,11 +500,11 @@ func (c conn) GroupMembers(ctx context.Context, tenantID string, groupIDs []stri
 	for rows.Next() {
 		var gid string
 		var m store.Member
-		var dn sql.NullString
-		if err := rows.Scan(&gid, &m.ID, &m.UserName, &dn); err != nil {
+		var un, dn sql.NullString
+		if err := rows.Scan(&gid, &m.ID, &m.Type, &un, &dn); err != nil {
 			return nil, fmt.Errorf("sqlite: group members: %w", err)
 		}
-		m.DisplayName = dn.String
+		m.UserName, m.DisplayName = un.String, dn.String
 		out[gid] = append(out[gid], m)
 	}
 	if err := rows.Err(); err != nil {

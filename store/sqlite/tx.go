@@ -185,8 +185,8 @@ func (t *tx) DeleteUser(ctx context.Context, tenantID, id string, at time.Time, 
 	if n == 0 {
 		return store.ErrNotFound
 	}
-	_, err = t.exec(ctx, "delete user memberships", `DELETE FROM group_members WHERE tenant_id = ? AND member_id = ?`,
-		tenantID, id)
+	_, err = t.exec(ctx, "delete user memberships", `DELETE FROM group_members
+		WHERE tenant_id = ? AND member_id = ? AND member_type = 'User'`, tenantID, id)
 	return err
 }
 
@@ -263,11 +263,18 @@ func (t *tx) UpdateGroup(ctx context.Context, g *store.Group, expectVersion int6
 	return nil
 }
 
+// DeleteGroup removes the group, its own memberships (by cascade) and its
+// membership in other groups.
 func (t *tx) DeleteGroup(ctx context.Context, tenantID, id string) error {
 	n, err := t.exec(ctx, "delete group", `DELETE FROM groups WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	if err == nil && n == 0 {
-		err = store.ErrNotFound
+	if err != nil {
+		return err
 	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	_, err = t.exec(ctx, "delete group memberships", `DELETE FROM group_members
+		WHERE tenant_id = ? AND member_id = ? AND member_type = 'Group'`, tenantID, id)
 	return err
 }
 
@@ -285,26 +292,36 @@ func (t *tx) groupExists(ctx context.Context, tenantID, groupID string) error {
 	return nil
 }
 
-func (t *tx) AddMembers(ctx context.Context, tenantID, groupID string, userIDs []string) ([]string, error) {
+// AddMembers adds the live users and the other groups of the tenant named
+// by ids with three statements whatever their number: the group check, the
+// look-up of the ids that are neither (json_each probing the primary keys of
+// users and groups) and one INSERT … SELECT that types each id.
+func (t *tx) AddMembers(ctx context.Context, tenantID, groupID string, ids []string) ([]string, error) {
 	if err := t.groupExists(ctx, tenantID, groupID); err != nil {
 		return nil, err
 	}
-	if len(userIDs) == 0 {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	ids := idsJSON(userIDs)
+	js := idsJSON(ids)
 	var missing []string
-	err := sqlx.SelectContext(ctx, t.q, &missing, `SELECT j.value FROM json_each(?) j
-		WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ? AND u.id = j.value AND u.state <> 'deleted')
-		GROUP BY j.value ORDER BY MIN(j.key)`, ids, tenantID)
+	err := sqlx.SelectContext(ctx, t.q, &missing, `SELECT j.value FROM json_each(?1) j
+		WHERE j.value = ?3 OR (
+			NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ?2 AND u.id = j.value AND u.state <> 'deleted')
+			AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ?2 AND g.id = j.value))
+		GROUP BY j.value ORDER BY MIN(j.key)`, js, tenantID, groupID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: add members: %w", err)
 	}
 	if len(missing) > 0 {
 		return missing, nil
 	}
-	_, err = t.exec(ctx, "add members", `INSERT INTO group_members (tenant_id, group_id, member_id)
-		SELECT ?, ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`, tenantID, groupID, ids)
+	// Every id is a live user or another group; an id that is both (ids are
+	// UUIDs, so never) would be the user.
+	_, err = t.exec(ctx, "add members", `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+		SELECT ?1, ?2, j.value, CASE WHEN EXISTS (SELECT 1 FROM users u
+			WHERE u.tenant_id = ?1 AND u.id = j.value AND u.state <> 'deleted') THEN 'User' ELSE 'Group' END
+		FROM json_each(?3) j WHERE true ON CONFLICT DO NOTHING`, tenantID, groupID, js)
 	return nil, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -306,13 +307,17 @@ func testMembers(e *env) {
 	e.addMembers(ta.ID, beta.ID, d.ID, a.ID)
 	e.addMembers(ta.ID, gamma.ID, a.ID)
 
-	// GroupMembers: members ordered by id, with userName and displayName;
-	// groups without members (and unknown ids) are absent.
+	// GroupMembers: members ordered by id, with their type, userName and
+	// displayName; groups without members (and unknown ids) are absent.
 	gm, err := e.s.GroupMembers(e.ctx, ta.ID, []string{alpha.ID, beta.ID, empty.ID, newID(), "not-a-uuid", alpha.ID})
 	if err != nil {
 		e.Fatalf("GroupMembers: %v", err)
 	}
-	wantAlpha := []store.Member{{ID: a.ID, UserName: "ann", DisplayName: "Ann A."}, {ID: b.ID, UserName: "Bea"}, {ID: c.ID, UserName: "cy", DisplayName: "Cy"}}
+	wantAlpha := []store.Member{
+		{ID: a.ID, Type: store.MemberUser, UserName: "ann", DisplayName: "Ann A."},
+		{ID: b.ID, Type: store.MemberUser, UserName: "Bea"},
+		{ID: c.ID, Type: store.MemberUser, UserName: "cy", DisplayName: "Cy"},
+	}
 	slices.SortFunc(wantAlpha, func(x, y store.Member) int { return strings.Compare(x.ID, y.ID) })
 	if d := cmp.Diff(wantAlpha, gm[alpha.ID]); d != "" {
 		e.Errorf("GroupMembers(alpha) (-want +got):\n%s", d)
@@ -664,4 +669,273 @@ func testTenantIsolation(e *env) {
 		e.Errorf("GetUserByUserName(tenant a) after deleting tenant b's alice = %s, %v", got.ID, err)
 	}
 	e.wantMembers("tenant a's group after deleting tenant b's alice", ta.ID, ga.ID, ua)
+}
+
+// wantMemberList fails the test unless GroupMembers lists exactly want
+// (ordered by id here) for the group, in r (the store or a transaction).
+func (e *env) wantMemberList(what string, r store.Reader, tenantID, groupID string, want ...store.Member) {
+	e.Helper()
+	gm, err := r.GroupMembers(e.ctx, tenantID, []string{groupID})
+	if err != nil {
+		e.Fatalf("%s: GroupMembers: %v", what, err)
+	}
+	want = slices.Clone(want)
+	slices.SortFunc(want, func(x, y store.Member) int { return strings.Compare(x.ID, y.ID) })
+	if len(want) == 0 {
+		if got, ok := gm[groupID]; ok {
+			e.Errorf("%s: GroupMembers = %v, want the group absent", what, got)
+		}
+		return
+	}
+	if d := cmp.Diff(want, gm[groupID]); d != "" {
+		e.Errorf("%s: GroupMembers (-want +got):\n%s", what, d)
+	}
+}
+
+func userMember(u store.User) store.Member {
+	return store.Member{ID: u.ID, Type: store.MemberUser, UserName: u.UserName, DisplayName: u.DisplayName}
+}
+
+func groupMember(g store.Group) store.Member {
+	return store.Member{ID: g.ID, Type: store.MemberGroup, DisplayName: g.DisplayName}
+}
+
+// testGroupMembers checks groups as members of groups: their type and
+// displayName, the rejected ids (the group itself, another tenant's group,
+// a deleted group), mixed adds ordered by id across types, direct
+// membership only, and the removal of a deleted group from the groups it
+// was a member of.
+func testGroupMembers(e *env) {
+	ta, tb := e.tenant("a"), e.tenant("b")
+	// Users and groups created alternately, so that ids of both types
+	// interleave and id order is not type order.
+	u1 := e.user(ta.ID, "u1", func(u *store.User) { u.DisplayName = "User One" })
+	inner := e.group(ta.ID, "inner")
+	u2 := e.user(ta.ID, "u2")
+	second := e.group(ta.ID, "Second")
+	u3 := e.user(ta.ID, "u3")
+	outer := e.group(ta.ID, "outer")
+	foreign := e.group(tb.ID, "foreign")
+	deleted := e.group(ta.ID, "deleted")
+	e.must(func(ctx context.Context, tx store.Tx) error { return tx.DeleteGroup(ctx, ta.ID, deleted.ID) })
+
+	// A group as member: Type Group, the group's displayName, no userName;
+	// reads in the transaction see it.
+	e.must(func(ctx context.Context, tx store.Tx) error {
+		missing, err := tx.AddMembers(ctx, ta.ID, outer.ID, []string{inner.ID})
+		if err != nil || len(missing) != 0 {
+			return fmt.Errorf("AddMembers(group) = %v, %v", missing, err)
+		}
+		e.wantMemberList("tx.GroupMembers after adding a group", tx, ta.ID, outer.ID, groupMember(inner))
+		return nil
+	})
+	e.wantMemberList("after adding a group", e.s, ta.ID, outer.ID, groupMember(inner))
+
+	// Rejected: the group itself, another tenant's group, a deleted group;
+	// nothing of the call is added, the valid ids included.
+	for _, c := range []struct {
+		what string
+		bad  string
+	}{{"itself", outer.ID}, {"another tenant's group", foreign.ID}, {"a deleted group", deleted.ID}} {
+		e.must(func(ctx context.Context, tx store.Tx) error {
+			missing, err := tx.AddMembers(ctx, ta.ID, outer.ID, []string{u1.ID, c.bad, second.ID, c.bad})
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(missing, []string{c.bad}) {
+				e.Errorf("AddMembers(%s) missing = %v, want [%s]", c.what, missing, c.bad)
+			}
+			e.wantMemberList("tx.GroupMembers after AddMembers("+c.what+")", tx, ta.ID, outer.ID, groupMember(inner))
+			return nil
+		})
+		e.must(func(ctx context.Context, tx store.Tx) error {
+			missing, err := tx.AddMembers(ctx, ta.ID, outer.ID, []string{c.bad})
+			if err == nil && !slices.Equal(missing, []string{c.bad}) {
+				e.Errorf("AddMembers(%s alone) missing = %v, want [%s]", c.what, missing, c.bad)
+			}
+			return err
+		})
+	}
+	e.wantMemberList("after rejected adds", e.s, ta.ID, outer.ID, groupMember(inner))
+	// A group of tenant b cannot take tenant a's group either.
+	e.must(func(ctx context.Context, tx store.Tx) error {
+		missing, err := tx.AddMembers(ctx, tb.ID, foreign.ID, []string{inner.ID})
+		if err == nil && !slices.Equal(missing, []string{inner.ID}) {
+			e.Errorf("AddMembers(tenant a's group to tenant b's) missing = %v", missing)
+		}
+		return err
+	})
+	e.wantMemberList("tenant b's group", e.s, tb.ID, foreign.ID)
+
+	// Users and groups in one call, in reverse id order, with duplicates
+	// and an id that is already a member: ordered by id across types.
+	e.addMembers(ta.ID, outer.ID, second.ID, u3.ID, u2.ID, inner.ID, u1.ID, u2.ID, second.ID)
+	all := []store.Member{userMember(u1), groupMember(inner), userMember(u2), groupMember(second), userMember(u3)}
+	e.wantMemberList("after a mixed add", e.s, ta.ID, outer.ID, all...)
+	if got := e.members(ta.ID, outer.ID); !slices.Equal(got, []string{u1.ID, inner.ID, u2.ID, second.ID, u3.ID}) ||
+		!slices.IsSorted(got) {
+		e.Errorf("GroupMembers ids = %v, want the creation order (id order)", got)
+	}
+	// GroupMembers of several groups at once.
+	e.addMembers(ta.ID, inner.ID, u3.ID)
+	gm, err := e.s.GroupMembers(e.ctx, ta.ID, []string{inner.ID, outer.ID, second.ID})
+	if err != nil {
+		e.Fatalf("GroupMembers: %v", err)
+	}
+	if len(gm) != 2 || len(gm[outer.ID]) != 5 || len(gm[inner.ID]) != 1 {
+		e.Errorf("GroupMembers(inner, outer, second) = %v, want inner (1) and outer (5)", gm)
+	}
+
+	// Membership is direct: inner's member is not outer's, and UserGroups
+	// lists only the groups a user is directly in; a group id is no user.
+	e.wantGroupsOf("UserGroups(u3)", ta.ID, u3, inner, outer)
+	e.wantGroupsOf("UserGroups(u1)", ta.ID, u1, outer)
+	if ug, err := e.s.UserGroups(e.ctx, ta.ID, []string{inner.ID, second.ID}); err != nil || len(ug) != 0 {
+		e.Errorf("UserGroups(group ids) = %v, %v; want none", ug, err)
+	}
+	// The members filter finds a group by its group member.
+	byMember := func(id string) []string {
+		return groupIDs(e.allGroups(ta.ID, store.ValuePath{Attr: "members",
+			Filter: store.Cmp{Attr: "members.value", Op: store.OpEq, Value: id, CaseExact: true}}))
+	}
+	if got := byMember(inner.ID); !slices.Equal(got, []string{outer.ID}) {
+		e.Errorf("groups with member inner = %v, want [outer]", got)
+	}
+
+	// The member's displayName is the group's current one.
+	renamed := inner
+	renamed.DisplayName, renamed.Modified = "Inner Renamed", at(time.Hour)
+	e.must(func(ctx context.Context, tx store.Tx) error { return tx.UpdateGroup(ctx, &renamed, 1) })
+	all[1] = groupMember(renamed)
+	e.wantMemberList("after renaming a member group", e.s, ta.ID, outer.ID, all...)
+
+	// RemoveMembers removes a group member like a user member.
+	e.must(func(ctx context.Context, tx store.Tx) error {
+		return tx.RemoveMembers(ctx, ta.ID, outer.ID, []string{second.ID, u2.ID})
+	})
+	e.wantMemberList("after RemoveMembers", e.s, ta.ID, outer.ID, userMember(u1), groupMember(renamed), userMember(u3))
+	if got := byMember(second.ID); len(got) != 0 {
+		e.Errorf("groups with removed member second = %v", got)
+	}
+
+	// Deleting a member group removes it from every group it was in (and
+	// leaves no row a filter would find); the outer group's other members
+	// stay, and the deleted group's own memberships go.
+	e.addMembers(ta.ID, second.ID, inner.ID)
+	e.must(func(ctx context.Context, tx store.Tx) error {
+		if err := tx.DeleteGroup(ctx, ta.ID, inner.ID); err != nil {
+			return err
+		}
+		e.wantMemberList("tx.GroupMembers after DeleteGroup(member)", tx, ta.ID, outer.ID, userMember(u1), userMember(u3))
+		return nil
+	})
+	e.wantMemberList("outer after DeleteGroup(member)", e.s, ta.ID, outer.ID, userMember(u1), userMember(u3))
+	e.wantMemberList("second after DeleteGroup(member)", e.s, ta.ID, second.ID)
+	if got := byMember(inner.ID); len(got) != 0 {
+		e.Errorf("groups with the deleted member group = %v, want none", got)
+	}
+	e.wantGroupsOf("UserGroups(u3) after DeleteGroup", ta.ID, u3, outer)
+	e.must(func(ctx context.Context, tx store.Tx) error {
+		missing, err := tx.AddMembers(ctx, ta.ID, outer.ID, []string{inner.ID})
+		if err == nil && !slices.Equal(missing, []string{inner.ID}) {
+			e.Errorf("AddMembers(deleted member group) missing = %v", missing)
+		}
+		return err
+	})
+
+	// Deleting the outer group leaves its member groups alone; deleting a
+	// user removes it and keeps the group members.
+	e.addMembers(ta.ID, outer.ID, second.ID)
+	e.deleteUser(ta.ID, u1.ID)
+	e.wantMemberList("after DeleteUser", e.s, ta.ID, outer.ID, groupMember(second), userMember(u3))
+	top := e.group(ta.ID, "top")
+	e.addMembers(ta.ID, top.ID, outer.ID, second.ID, u3.ID)
+	e.must(func(ctx context.Context, tx store.Tx) error { return tx.DeleteGroup(ctx, ta.ID, top.ID) })
+	e.wantMemberList("outer after deleting the group it was in", e.s, ta.ID, outer.ID, groupMember(second), userMember(u3))
+	if got := byMember(outer.ID); len(got) != 0 {
+		e.Errorf("groups with member outer after deleting top = %v", got)
+	}
+	// ClearMembers removes group members too.
+	e.must(func(ctx context.Context, tx store.Tx) error { return tx.ClearMembers(ctx, ta.ID, outer.ID) })
+	e.wantMemberList("after ClearMembers", e.s, ta.ID, outer.ID)
+	e.checkGroup("second after all", e.mustGetGroup(ta.ID, second.ID), wantGroup(second))
+}
+
+// testGroupMemberConcurrency runs AddMembers of a group concurrently with
+// the deletion of that group (it ends up a member or gone, never a
+// dangling row), and two transactions that each lock their own group and
+// add it to the other's (neither deadlocks nor fails).
+func testGroupMemberConcurrency(e *env) {
+	tn := e.tenant("a")
+	outer := e.group(tn.ID, "outer")
+	added := 0
+	for i := range 20 {
+		g := e.group(tn.ID, fmt.Sprintf("doomed %d", i))
+		add := func() {
+			_ = e.update(func(ctx context.Context, tx store.Tx) error {
+				missing, err := tx.AddMembers(ctx, tn.ID, outer.ID, []string{g.ID})
+				if err == nil && len(missing) == 0 {
+					added++
+				}
+				return err
+			})
+		}
+		del := func() {
+			err := e.update(func(ctx context.Context, tx store.Tx) error {
+				if _, err := tx.LockGroup(ctx, tn.ID, g.ID); err != nil {
+					return err
+				}
+				return tx.DeleteGroup(ctx, tn.ID, g.ID)
+			})
+			if err != nil {
+				e.Errorf("DeleteGroup: %v", err)
+			}
+		}
+		// Either may start first.
+		first, second := add, del
+		if i%2 == 1 {
+			first, second = del, add
+		}
+		var wg sync.WaitGroup
+		wg.Go(first)
+		wg.Go(second)
+		wg.Wait()
+	}
+	e.Logf("AddMembers won %d of 20 races", added)
+	if got := e.members(tn.ID, outer.ID); len(got) != 0 {
+		e.Errorf("deleted groups left as members: %v", got)
+	}
+	if got := e.allGroups(tn.ID, store.ValuePath{Attr: "members", Filter: store.Cmp{Attr: "members.value", Op: store.OpPr}}); len(got) != 0 {
+		e.Errorf("groups with members after the deletions: %v", groupIDs(got))
+	}
+
+	a, b := e.group(tn.ID, "a"), e.group(tn.ID, "b")
+	for range 10 {
+		var wg sync.WaitGroup
+		for _, p := range [][2]store.Group{{a, b}, {b, a}} {
+			wg.Go(func() {
+				err := e.update(func(ctx context.Context, tx store.Tx) error {
+					cur, err := tx.LockGroup(ctx, tn.ID, p[0].ID)
+					if err != nil {
+						return err
+					}
+					cur.Modified = cur.Modified.Add(time.Second)
+					if err := tx.UpdateGroup(ctx, &cur, cur.Version); err != nil {
+						return err
+					}
+					if missing, err := tx.AddMembers(ctx, tn.ID, p[0].ID, []string{p[1].ID}); err != nil || len(missing) > 0 {
+						return fmt.Errorf("AddMembers = %v, %v", missing, err)
+					}
+					return tx.RemoveMembers(ctx, tn.ID, p[0].ID, []string{p[1].ID})
+				})
+				if err != nil {
+					e.Errorf("%s joins %s: %v", p[1].DisplayName, p[0].DisplayName, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if got := e.mustGetGroup(tn.ID, a.ID); got.Version != 11 {
+		e.Errorf("group a: version %d, want 11", got.Version)
+	}
 }

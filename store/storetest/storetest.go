@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Groups", testGroups},
 		{"Members", testMembers},
 		{"ManyMembers", testManyMembers},
+		{"GroupMembers", testGroupMembers},
+		{"GroupMemberConcurrency", testGroupMemberConcurrency},
 		{"MissingGroup", testMissingGroup},
 		{"TenantIsolation", testTenantIsolation},
 		{"UserFilters", testUserFilters},

@@ -1,0 +1,101 @@
+package postgres_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/scimd/scimd/internal/pgtest"
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/postgres"
+)
+
+// TestMigrateGroupMembers migrates a database that was at version 2 and
+// holds memberships: they become user members, group members can be added,
+// the checks refuse a group in itself; down to 2 drops the group members
+// and restores the foreign key to users.
+func TestMigrateGroupMembers(t *testing.T) {
+	url := pgtest.EmptyURL(t)
+	ctx := context.Background()
+	db := openRaw(t, url)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, postgres.MigrationsFS(), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	tn, u1, u2, g, other := newID(), newID(), newID(), newID(), newID()
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO tenants (id, name, created) VALUES ($1, 'a', now())`, []any{tn}},
+		{`INSERT INTO users (tenant_id, id, user_name, user_name_key, active, state, version, created, modified)
+			VALUES ($1, $2, 'one', 'one', true, 'active', 1, now(), now()), ($1, $3, 'two', 'two', true, 'active', 1, now(), now())`,
+			[]any{tn, u1, u2}},
+		{`INSERT INTO groups (tenant_id, id, display_name, display_name_key, version, created, modified)
+			VALUES ($1, $2, 'g', 'g', 1, now(), now()), ($1, $3, 'other', 'other', 1, now(), now())`, []any{tn, g, other}},
+		{`INSERT INTO group_members (tenant_id, group_id, member_id) VALUES ($1, $2, $3), ($1, $2, $4)`,
+			[]any{tn, g, u1, u2}},
+	} {
+		if _, err := db.ExecContext(ctx, q.query, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	members := func(what string, want ...store.Member) {
+		t.Helper()
+		gm, err := s.GroupMembers(ctx, tn, []string{g})
+		if err != nil {
+			t.Fatalf("%s: GroupMembers: %v", what, err)
+		}
+		if !slices.Equal(gm[g], want) {
+			t.Errorf("%s: members %v, want %v", what, gm[g], want)
+		}
+	}
+	users := []store.Member{{ID: u1, Type: store.MemberUser, UserName: "one"}, {ID: u2, Type: store.MemberUser, UserName: "two"}}
+	members("after migrating", users...)
+	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error {
+		missing, err := tx.AddMembers(ctx, tn, g, []string{other})
+		if err == nil && len(missing) > 0 {
+			t.Errorf("AddMembers(other) missing = %v", missing)
+		}
+		return err
+	})
+	members("after adding a group", append(slices.Clone(users), store.Member{ID: other, Type: store.MemberGroup, DisplayName: "other"})...)
+	for _, q := range []string{
+		`INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES ($1, $2, $2, 'Group')`,
+		`INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES ($1, $2, $3, 'Role')`,
+		`INSERT INTO group_members (tenant_id, group_id, member_id) VALUES ($1, $2, $3)`,
+	} {
+		if _, err := db.ExecContext(ctx, q, tn, other, newID()); err == nil {
+			t.Errorf("%s: stored", q)
+		}
+	}
+
+	if _, err := p.Down(ctx); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	var rows int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM group_members WHERE tenant_id = $1`, tn).Scan(&rows); err != nil || rows != 2 {
+		t.Errorf("after down: %d memberships, %v; want the 2 users", rows, err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id) VALUES ($1, $2, $3)`,
+		tn, g, other); err == nil {
+		t.Error("after down: a group was stored as a member (no foreign key to users)")
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+	members("after down and up", users...)
+}

@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"io/fs"
+	"slices"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/scimd/scimd/store"
+)
+
+// TestMigrateGroupMembers migrates a database that was at version 2 and
+// holds memberships: the rebuilt group_members keeps them as user members,
+// its index and the group foreign key, and takes group members; down to 2
+// drops the group members and keeps the users.
+func TestMigrateGroupMembers(t *testing.T) {
+	s := openTestStore(t)
+	ctx := t.Context()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w.DB, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	tn, u1, u2, g, other := newTestID(), newTestID(), newTestID(), newTestID(), newTestID()
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO tenants (id, name, created) VALUES (?, 'a', 0)`, []any{tn}},
+		{`INSERT INTO users (tenant_id, id, user_name, user_name_key, active, state, version, created, modified)
+			VALUES (?1, ?2, 'one', 'one', 1, 'active', 1, 0, 0), (?1, ?3, 'two', 'two', 1, 'active', 1, 0, 0)`,
+			[]any{tn, u1, u2}},
+		{`INSERT INTO groups (tenant_id, id, display_name, display_name_key, version, created, modified)
+			VALUES (?1, ?2, 'g', 'g', 1, 0, 0), (?1, ?3, 'other', 'other', 1, 0, 0)`, []any{tn, g, other}},
+		{`INSERT INTO group_members (tenant_id, group_id, member_id) VALUES (?1, ?2, ?3), (?1, ?2, ?4)`,
+			[]any{tn, g, u1, u2}},
+	} {
+		if _, err := s.w.ExecContext(ctx, q.query, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	members := func(what string, want ...store.Member) {
+		t.Helper()
+		gm, err := s.GroupMembers(ctx, tn, []string{g})
+		if err != nil {
+			t.Fatalf("%s: GroupMembers: %v", what, err)
+		}
+		if !slices.Equal(gm[g], want) {
+			t.Errorf("%s: members %v, want %v", what, gm[g], want)
+		}
+	}
+	users := []store.Member{{ID: u1, Type: store.MemberUser, UserName: "one"}, {ID: u2, Type: store.MemberUser, UserName: "two"}}
+	members("after migrating", users...)
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		missing, err := tx.AddMembers(ctx, tn, g, []string{other, g})
+		if err == nil && !slices.Equal(missing, []string{g}) {
+			t.Errorf("AddMembers(other, itself) missing = %v, want the group itself", missing)
+		}
+		if err == nil {
+			missing, err = tx.AddMembers(ctx, tn, g, []string{other})
+		}
+		if err == nil && len(missing) > 0 {
+			t.Errorf("AddMembers(other) missing = %v", missing)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	members("after adding a group", append(slices.Clone(users), store.Member{ID: other, Type: store.MemberGroup, DisplayName: "other"})...)
+	var idx, violations int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
+		WHERE type = 'index' AND name = 'group_members_member' AND tbl_name = 'group_members'`).Scan(&idx); err != nil || idx != 1 {
+		t.Errorf("index group_members_member: %d, %v", idx, err)
+	}
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM pragma_foreign_key_check`).Scan(&violations); err != nil || violations != 0 {
+		t.Errorf("foreign_key_check: %d violations, %v", violations, err)
+	}
+	// The group foreign key still cascades; the check refuses self-membership.
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+		VALUES (?1, ?2, ?2, 'Group')`, tn, g); err == nil {
+		t.Error("a group was stored as a member of itself")
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+		VALUES (?1, ?2, ?3, 'Group')`, tn, newTestID(), other); err == nil {
+		t.Error("a membership of a missing group was stored")
+	}
+
+	if _, err := p.Down(ctx); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	var rows int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM group_members WHERE tenant_id = ?`, tn).Scan(&rows); err != nil || rows != 2 {
+		t.Errorf("after down: %d memberships, %v; want the 2 users", rows, err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+	members("after down and up", users...)
+}
