@@ -216,6 +216,9 @@ func (a *applier) applyTarget(t target, op string, v any, inValue bool) error {
 	if at.Mutability == schemas.ReadOnly || (t.sub != nil && t.sub.Mutability == schemas.ReadOnly) {
 		return a.readOnly(t, op, v, inValue)
 	}
+	if err := a.immutable(t, op, v); err != nil {
+		return err
+	}
 	var err error
 	switch {
 	case t.filter != nil:
@@ -287,6 +290,32 @@ func (a *applier) readOnly(t target, op string, v any, inValue bool) error {
 	return a.errf(schemas.Mutability, "%s is readOnly and cannot be changed", name)
 }
 
+// immutable refuses changing an immutable attribute (RFC 7643 §7): it may
+// be set while it has no value, and "set" again to the value it has.
+func (a *applier) immutable(t target, op string, v any) error {
+	at := t.attr
+	if t.sub != nil {
+		at = t.sub
+	}
+	if at.Mutability != schemas.Immutable {
+		return nil
+	}
+	cur, ok := a.container(t.attr)[t.attr.Name]
+	if t.sub != nil && ok {
+		m, _ := cur.(map[string]any)
+		cur, ok = m[t.sub.Name]
+	}
+	if !ok || isBlank(cur) {
+		return nil // nothing set yet: the first value may be written
+	}
+	if op != OpRemove && t.filter == nil {
+		if n, err := schemas.NormalizeValue(at, v, true, a.o); err == nil && equalValue(at, cur, n) {
+			return nil
+		}
+	}
+	return a.errf(schemas.Mutability, "%s is immutable: it can be set once and not changed", at.Path)
+}
+
 // container returns the map an attribute lives in: the document, or the
 // extension object (created empty when absent; settle removes it again).
 func (a *applier) container(at *schemas.Attr) map[string]any {
@@ -352,6 +381,10 @@ func (a *applier) applyWhole(at *schemas.Attr, op string, v any) error {
 	if err != nil {
 		return err
 	}
+	if at.Type == schemas.TypeComplex && !at.MultiValued {
+		a.mergeSingular(at, c, v, n)
+		return nil
+	}
 	switch {
 	case n == nil:
 		delete(c, at.Name)
@@ -367,19 +400,63 @@ func (a *applier) applyWhole(at *schemas.Attr, op string, v any) error {
 			list = append(list, el)
 		}
 		c[at.Name] = list
-	case at.Type == schemas.TypeComplex && !at.MultiValued:
-		pm, _ := c[at.Name].(map[string]any)
-		if pm == nil {
-			pm = map[string]any{}
-		}
-		for k, sv := range n.(map[string]any) {
-			pm[k] = sv
-		}
-		c[at.Name] = pm
 	default:
 		c[at.Name] = n
 	}
 	return nil
+}
+
+// mergeSingular applies add or replace of the client value v (normalized:
+// n) to a singular complex attribute. An object merges: the sub-attributes
+// it names get their new values, those it gives as empty ("", null, [], {})
+// are removed, the others stay (RFC 7644 §3.5.2.1 and §3.5.2.3; RFC 7643
+// §2.5). An empty value removes the whole attribute, and a shorthand
+// (manager: "<id>", lenient) replaces it whole, so that no sub-attribute of
+// the old value (such as manager.$ref) survives.
+func (a *applier) mergeSingular(at *schemas.Attr, c map[string]any, v, n any) {
+	obj, blank := a.objectValue(at, v)
+	if !obj || (n == nil && len(blank) == 0) {
+		if n == nil {
+			delete(c, at.Name)
+		} else {
+			c[at.Name] = n
+		}
+		return
+	}
+	pm, _ := c[at.Name].(map[string]any)
+	if pm == nil {
+		pm = map[string]any{}
+	}
+	for _, k := range blank {
+		delete(pm, k)
+	}
+	if m, ok := n.(map[string]any); ok {
+		for k, sv := range m {
+			pm[k] = sv
+		}
+	}
+	c[at.Name] = pm // settle drops it when nothing is left
+}
+
+// objectValue reports whether the client value v for the complex attribute
+// at is an object (in lenient mode also a one-element array holding one),
+// and returns the canonical names of the sub-attributes it gives an empty
+// value, which a merge removes.
+func (a *applier) objectValue(at *schemas.Attr, v any) (bool, []string) {
+	if list, ok := v.([]any); ok && len(list) == 1 && a.o.Lenient {
+		v = list[0]
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false, nil
+	}
+	var blank []string
+	for _, k := range sortedKeys(m) {
+		if sa, ok := at.SubAttr(k); ok && sa.Mutability != schemas.ReadOnly && isBlank(m[k]) {
+			blank = append(blank, sa.Name)
+		}
+	}
+	return true, blank
 }
 
 // removeValues is remove with a value list on a multi-valued attribute:
@@ -519,11 +596,22 @@ func (a *applier) applyFiltered(t target, op string, v any) error {
 			list[i] = n // a simple multi-valued attribute
 		case sub != nil:
 			setOrDelete(el, sub.Name, n)
-		case n == nil:
-			clear(el)
 		default:
-			if err := merge(el, n); err != nil {
-				return a.errf(schemas.InvalidValue, "%s", err)
+			// Like a singular complex value: an object merges (its empty
+			// sub-attributes are removed), an empty value removes the
+			// element.
+			obj, blank := a.objectValue(at, v)
+			if n == nil && (!obj || len(blank) == 0) {
+				clear(el)
+				continue
+			}
+			for _, k := range blank {
+				delete(el, k)
+			}
+			if n != nil {
+				if err := merge(el, n); err != nil {
+					return a.errf(schemas.InvalidValue, "%s", err)
+				}
 			}
 		}
 	}

@@ -213,6 +213,25 @@ func TestApplyValues(t *testing.T) {
 		{"password kept for the caller", `{"op":"replace","value":{"password":"s3cret!"}}`, func(d map[string]any) bool {
 			return d["password"] == "s3cret!"
 		}},
+		{"complex merge: an empty sub-attribute is removed, the others stay", `{"op":"replace","path":"name","value":{"familyName":"","middleName":"J"}}`, func(d map[string]any) bool {
+			return canon(t, d["name"]) == `{"givenName":"Barbara","middleName":"J"}`
+		}},
+		{"path-less complex merge with only an empty sub-attribute", `{"op":"replace","value":{"name":{"familyName":null}}}`, func(d map[string]any) bool {
+			return canon(t, d["name"]) == `{"givenName":"Barbara"}`
+		}},
+		{"complex set to {} is removed whole", `{"op":"replace","path":"name","value":{}}`, func(d map[string]any) bool {
+			_, ok := d["name"]
+			return !ok
+		}},
+		{"manager string replaces the whole value", `{"op":"add","path":"manager","value":[{"$ref":"https://h/Users/m3","value":"m3"}]},{"op":"replace","path":"manager","value":"m4"}`, func(d map[string]any) bool {
+			return canon(t, d[ent].(map[string]any)["manager"]) == `{"value":"m4"}`
+		}},
+		{"filtered element merge: an empty sub-attribute is removed, the element stays", `{"op":"replace","path":"emails[type eq \"work\"]","value":{"primary":null,"display":"W"}}`, func(d map[string]any) bool {
+			return canon(t, d["emails"]) == `[{"display":"W","type":"work","value":"bjensen@example.com"},{"type":"home","value":"babs@home.example"}]`
+		}},
+		{"filtered element set to null is removed", `{"op":"replace","path":"emails[type eq \"home\"]","value":null}`, func(d map[string]any) bool {
+			return canon(t, d["emails"]) == `[{"primary":true,"type":"work","value":"bjensen@example.com"}]`
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := doc(t, base)
@@ -394,4 +413,37 @@ func FuzzPatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestImmutable checks RFC 7643 §7 immutable handling. The catalogue has
+// no immutable attribute of its own, so the test marks externalId
+// immutable for its duration.
+func TestImmutable(t *testing.T) {
+	at, _ := schemas.User.Lookup("externalId")
+	saved := at.Mutability
+	at.Mutability = schemas.Immutable
+	defer func() { at.Mutability = saved }()
+	for _, tc := range []struct {
+		name, start, ops, scimType string
+	}{
+		{"first value may be set", `{"userName":"a"}`, `{"op":"add","path":"externalId","value":"x1"}`, ""},
+		{"the same value again", `{"userName":"a","externalId":"x1"}`, `{"op":"replace","path":"externalId","value":"x1"}`, ""},
+		{"a new value", `{"userName":"a","externalId":"x1"}`, `{"op":"replace","path":"externalId","value":"x2"}`, schemas.Mutability},
+		{"a new value without path", `{"userName":"a","externalId":"x1"}`, `{"op":"replace","value":{"externalId":"x2"}}`, schemas.Mutability},
+		{"removal", `{"userName":"a","externalId":"x1"}`, `{"op":"remove","path":"externalId"}`, schemas.Mutability},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Apply(schemas.User, "u1", doc(t, tc.start), ops(t, lenient, tc.ops), lenient)
+			if tc.scimType == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var se *schemas.Error
+			if !errors.As(err, &se) || se.ScimType != tc.scimType {
+				t.Fatalf("err = %v, want %s", err, tc.scimType)
+			}
+		})
+	}
 }
