@@ -39,20 +39,150 @@ type valuePath struct {
 // parseFilter turns filter text into a store.Filter for resource type rt.
 // Any problem is a *schemas.Error of type invalidFilter whose detail a
 // person can act on.
-func parseFilter(rt *schemas.ResourceType, text string) (store.Filter, error) {
+//
+// With o.Lenient it also accepts comparison values written without quotes,
+// as Microsoft's samples and collections send them ("externalId eq jyoung",
+// "emails.Value co example.com", "meta.Created gt
+// 2015-10-10T14:38:21.8617979-07:00") and True/False in any case for a
+// boolean attribute, each counted "filter_unquoted" through o.Rewrote (a
+// bare number stays a number unless the attribute it is compared with is a
+// string or date-time); and a quoted boolean ("active eq \"true\""),
+// counted "bool_string". "eq null" and "ne null" are read in both modes.
+func parseFilter(rt *schemas.ResourceType, text string, o schemas.Options) (store.Filter, error) {
 	if len(text) > MaxFilterLength {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter is %d characters long; the limit is %d", len(text), MaxFilterLength)
 	}
-	text, vps, err := cutValuePaths(text)
+	cut, vps, err := cutValuePaths(text)
 	if err != nil {
 		return nil, err
 	}
-	expr, err := filter.ParseFilter([]byte(text))
+	c := &filterCompiler{rt: rt, vps: vps, o: o}
+	if o.Lenient {
+		cut = c.quoteBare(cut, func(name string) *schemas.Attr {
+			base, sub, _ := strings.Cut(name, ".")
+			if vp, ok := vps[base]; ok {
+				if sub == "" {
+					return nil
+				}
+				name = vp.attr + "." + sub
+			}
+			a, _ := rt.Lookup(name)
+			return a
+		})
+	}
+	expr, err := filter.ParseFilter([]byte(cut))
 	if err != nil {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): %s", text)
 	}
-	c := &filterCompiler{rt: rt, vps: vps}
 	return c.compile(expr, nil)
+}
+
+// compareOps are the comparison operators that take a value.
+var compareOps = set("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
+
+// quoteBare quotes the comparison values in filter text that are written
+// without quotes and are not true, false, null or a number (or are a number
+// compared with a string or date-time attribute, as lookup resolves the
+// attribute named before the operator). Quoted strings are copied as they
+// are. Each rewrite is counted "filter_unquoted".
+func (c *filterCompiler) quoteBare(text string, lookup func(name string) *schemas.Attr) string {
+	if text == "" {
+		return text
+	}
+	var b strings.Builder
+	var prev1, prev2 string // the last two words: attribute and operator
+	for i := 0; i < len(text); {
+		ch := text[i]
+		switch {
+		case ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r':
+			b.WriteByte(ch)
+			i++
+			continue
+		case ch == '(' || ch == ')':
+			b.WriteByte(ch)
+			prev1, prev2 = "", ""
+			i++
+			continue
+		case ch == '"':
+			j := i + 1
+			for j < len(text) && text[j] != '"' {
+				if text[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(text))
+			b.WriteString(text[i:j])
+			prev1, prev2 = `"`, prev1
+			i = j
+			continue
+		}
+		j := i
+		for j < len(text) && !strings.ContainsRune(" \t\n\r()\"", rune(text[j])) {
+			j++
+		}
+		word := text[i:j]
+		i = j
+		attr := prev2
+		isValue := compareOps[strings.ToLower(prev1)] && attr != "" && attr != `"` &&
+			!compareOps[strings.ToLower(attr)] && !logicalWord(attr)
+		prev1, prev2 = word, prev1
+		if !isValue {
+			b.WriteString(word)
+			continue
+		}
+		b.WriteString(c.bareValue(word, lookup(attr)))
+	}
+	return b.String()
+}
+
+// bareValue returns the filter text for a comparison value written without
+// quotes, compared with attribute a (nil when unknown).
+func (c *filterCompiler) bareValue(word string, a *schemas.Attr) string {
+	switch word {
+	case "true", "false", "null":
+		return word
+	}
+	typ := ""
+	if a != nil {
+		typ = a.Type
+	}
+	if typ == schemas.TypeBoolean && (strings.EqualFold(word, "true") || strings.EqualFold(word, "false")) {
+		c.rewrote("filter_unquoted")
+		return strings.ToLower(word)
+	}
+	if isJSONNumber(word) {
+		switch typ {
+		case schemas.TypeString, schemas.TypeReference, schemas.TypeDateTime, schemas.TypeBinary:
+		default:
+			return word
+		}
+	}
+	c.rewrote("filter_unquoted")
+	q, _ := json.Marshal(word)
+	return string(q)
+}
+
+func (c *filterCompiler) rewrote(kind string) {
+	if c.o.Rewrote != nil {
+		c.o.Rewrote(kind)
+	}
+}
+
+func logicalWord(w string) bool {
+	switch strings.ToLower(w) {
+	case "and", "or", "not":
+		return true
+	}
+	return false
+}
+
+func isJSONNumber(s string) bool {
+	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	var n json.Number
+	return json.Unmarshal([]byte(s), &n) == nil
 }
 
 // cutValuePaths replaces every "attr[inner]" in text with a placeholder
@@ -151,6 +281,7 @@ func placeholder(text string, n int) string {
 type filterCompiler struct {
 	rt  *schemas.ResourceType
 	vps map[string]valuePath
+	o   schemas.Options
 }
 
 // compile turns a parsed expression into a store.Filter. parent is the
@@ -234,6 +365,9 @@ func (c *filterCompiler) compare(e *filter.AttributeExpression, parent *schemas.
 		}
 		attr = sub
 	}
+	if e.CompareValue == nil && e.Operator != filter.PR {
+		return c.null(attr, e.Operator, parent == nil)
+	}
 	cmp, err := c.cmp(attr, e.Operator, e.CompareValue)
 	if err != nil {
 		return nil, err
@@ -244,6 +378,29 @@ func (c *filterCompiler) compare(e *filter.AttributeExpression, parent *schemas.
 	return cmp, nil
 }
 
+// null compiles a comparison with null (RFC 7644 §3.4.2.2 allows it as a
+// compare value; null and absent are the same, RFC 7643 §2.5): "eq null"
+// is "not pr" and "ne null" is "pr". For a sub-attribute of a multi-valued
+// attribute at the top level, "eq null" means no value has it. Other
+// operators cannot take null.
+func (c *filterCompiler) null(a *schemas.Attr, op filter.CompareOperator, top bool) (store.Filter, error) {
+	o := store.Op(strings.ToLower(string(op)))
+	if o != store.OpEq && o != store.OpNe {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "%s %s cannot take null; only eq and ne can", a.Path, o)
+	}
+	pr, err := c.cmp(a, filter.PR, nil)
+	if err != nil {
+		return nil, err
+	}
+	if top && a.Parent != nil && a.Parent.MultiValued {
+		pr = store.ValuePath{Attr: a.Parent.Path, Filter: pr}
+	}
+	if o == store.OpEq {
+		return store.Not{Term: pr}, nil
+	}
+	return pr, nil
+}
+
 // valuePath compiles "attr[inner]" (sub == nil, op pr) or
 // "attr[inner].sub op value".
 func (c *filterCompiler) valuePath(vp valuePath, sub *string, e *filter.AttributeExpression) (store.Filter, error) {
@@ -251,7 +408,18 @@ func (c *filterCompiler) valuePath(vp valuePath, sub *string, e *filter.Attribut
 	if !ok || !attr.MultiValued || attr.Type != schemas.TypeComplex {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "%s is not a multi-valued complex attribute of %s, so it takes no [filter]", vp.attr, c.rt.Name)
 	}
-	inner, err := filter.ParseFilter([]byte(vp.inner))
+	text := vp.inner
+	if c.o.Lenient {
+		text = c.quoteBare(text, func(name string) *schemas.Attr {
+			_, sub, ok := strings.Cut(name, ".")
+			if !ok {
+				sub = name
+			}
+			a, _ := attr.SubAttr(sub)
+			return a
+		})
+	}
+	inner, err := filter.ParseFilter([]byte(text))
 	if err != nil {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the value filter %s[%s] is not valid SCIM filter syntax", vp.attr, vp.inner)
 	}
@@ -297,6 +465,18 @@ func (c *filterCompiler) cmp(a *schemas.Attr, op filter.CompareOperator, v any) 
 		out.Value = unescape(s)
 	case schemas.TypeBoolean:
 		b, ok := v.(bool)
+		if s, isString := v.(string); isString && c.o.Lenient {
+			// "active eq \"true\"": a quoted boolean.
+			switch {
+			case strings.EqualFold(s, "true"):
+				b, ok = true, true
+			case strings.EqualFold(s, "false"):
+				b, ok = false, true
+			}
+			if ok {
+				c.rewrote("bool_string")
+			}
+		}
 		if !ok {
 			return nil, bad()
 		}

@@ -75,7 +75,19 @@ func readProjection(r *http.Request) projection {
 // readListParams reads and checks filter, sortBy, sortOrder, startIndex,
 // count, attributes and excludedAttributes. startIndex below 1 reads as 1;
 // a negative count as 0; count above MaxCount as MaxCount.
-func readListParams(r *http.Request, rt *schemas.ResourceType) (listParams, error) {
+//
+// opts (at most one) are the request's input-reading options (server.opts),
+// which say whether the filter is read leniently and count its rewrites;
+// without them the filter is read leniently unless the tenant is strict,
+// and rewrites are not counted.
+func readListParams(r *http.Request, rt *schemas.ResourceType, opts ...schemas.Options) (listParams, error) {
+	var o schemas.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	} else {
+		strict, _ := r.Context().Value(keyStrict).(bool)
+		o.Lenient = !strict
+	}
 	q := r.URL.Query()
 	lp := listParams{startIndex: 1, projection: readProjection(r)}
 	lp.query.Limit = DefaultCount
@@ -97,7 +109,7 @@ func readListParams(r *http.Request, rt *schemas.ResourceType) (listParams, erro
 	}
 	lp.query.Offset = lp.startIndex - 1
 	if f := q.Get("filter"); strings.TrimSpace(f) != "" {
-		filter, err := parseFilter(rt, f)
+		filter, err := parseFilter(rt, f, o)
 		if err != nil {
 			return lp, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -62,7 +63,7 @@ func NewServer(cfg Config) http.Handler {
 	s := &server{cfg: cfg, log: cfg.Log, metrics: cfg.Metrics}
 
 	r := chi.NewRouter()
-	r.Use(withRequestID, s.observe, s.limitBody)
+	r.Use(withRequestID, canonicalPath, s.observe, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path))
 	})
@@ -140,4 +141,43 @@ func (s *server) baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + "/scim/v2"
+}
+
+// endpoints are the SCIM endpoint names, by their lower-case form.
+var endpoints = map[string]string{}
+
+func init() {
+	for _, e := range []string{"Users", "Groups", "ServiceProviderConfig", "serviceConfiguration", "ResourceTypes", "Schemas", "Bulk", ".search"} {
+		endpoints[strings.ToLower(e)] = e
+	}
+}
+
+// canonicalPath rewrites the endpoint name after /scim/v2/ to its canonical
+// case ("/scim/v2/users" → "/scim/v2/Users"): clients such as Microsoft's
+// reference collection send endpoint names in another case, and resource
+// types are case-insensitive names.
+func canonicalPath(next http.Handler) http.Handler {
+	const prefix = "/scim/v2/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if len(p) > len(prefix) && strings.EqualFold(p[:len(prefix)], prefix) {
+			rest := p[len(prefix):]
+			name, tail, _ := strings.Cut(rest, "/")
+			if canon, ok := endpoints[strings.ToLower(name)]; ok && canon != name || p[:len(prefix)] != prefix {
+				if canon == "" {
+					canon = name
+				}
+				u := *r.URL
+				u.Path = prefix + canon
+				if tail != "" || strings.Contains(rest, "/") {
+					u.Path += "/" + tail
+				}
+				u.RawPath = ""
+				r2 := r.Clone(r.Context())
+				r2.URL = &u
+				r = r2
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

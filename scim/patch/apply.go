@@ -79,8 +79,11 @@ type applier struct {
 //
 // The semantics are RFC 7644 §3.5.2's, with what real clients need:
 //   - add on a multi-valued attribute appends the values that are not
-//     already there and keeps at most one primary; add or replace on a
-//     singular complex attribute merges sub-attributes;
+//     already there and keeps at most one primary; add or replace of an
+//     object on a singular complex attribute, or on the elements a value
+//     filter selects, merges sub-attributes (those given as "" or null are
+//     removed, the others stay); a manager given as a bare id replaces the
+//     whole manager;
 //   - add on a value filter that matches nothing creates the element the
 //     filter's eq terms describe (Entra's create-on-absent); replace on
 //     such a filter is 400 noTarget; remove on it changes nothing;
