@@ -19,7 +19,7 @@ type Reader interface {
 
 	// TokenByHash returns the token whose SHA-256 hash is hash, whatever its
 	// state (revoked and expired tokens are returned too; the caller decides),
-	// or ErrNotFound.
+	// with its tenant's policy document in TenantPolicy, or ErrNotFound.
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
 	// ListTokens returns the tokens of a tenant ordered by creation time.
 	ListTokens(ctx context.Context, tenantID string) ([]Token, error)
@@ -202,6 +202,9 @@ type Token struct {
 	Created  time.Time
 	Expires  *time.Time
 	Revoked  *time.Time
+	// TenantPolicy is the policy document of the token's tenant; only
+	// TokenByHash fills it, so that authenticating a request is one query.
+	TenantPolicy json.RawMessage
 }
 
 // Live reports whether the token is neither revoked nor expired at now.

@@ -35,7 +35,7 @@ func TestAuthenticate(t *testing.T) {
 		string(hostHash):    {ID: "t4", TenantID: "ten", Hash: hostHash, Kind: store.TokenHost},
 	}
 	p, err := Authenticate(context.Background(), f, "Bearer "+live, store.TokenSCIM, now)
-	if err != nil || p != (Principal{TenantID: "ten", TokenID: "t1", OwnerID: "u1", Kind: store.TokenSCIM}) {
+	if err != nil || p.TenantID != "ten" || p.TokenID != "t1" || p.OwnerID != "u1" || p.Kind != store.TokenSCIM {
 		t.Fatalf("live token: %+v %v", p, err)
 	}
 	if _, err := Authenticate(context.Background(), f, "bearer  "+live, store.TokenSCIM, now); err != nil {

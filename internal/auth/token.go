@@ -45,6 +45,8 @@ type Principal struct {
 	OwnerID string
 	// Kind is the token's kind (store.TokenSCIM or store.TokenHost).
 	Kind string
+	// TenantPolicy is the tenant's policy document, read with the token.
+	TenantPolicy []byte
 }
 
 // TokenReader is the store method Authenticate needs.
@@ -78,5 +80,5 @@ func Authenticate(ctx context.Context, r TokenReader, header, kind string, now t
 	if subtle.ConstantTimeCompare(t.Hash, h) != 1 || !t.Live(now) || tk != kind {
 		return Principal{}, ErrUnauthorized
 	}
-	return Principal{TenantID: t.TenantID, TokenID: t.ID, OwnerID: t.OwnerID, Kind: tk}, nil
+	return Principal{TenantID: t.TenantID, TokenID: t.ID, OwnerID: t.OwnerID, Kind: tk, TenantPolicy: t.TenantPolicy}, nil
 }

@@ -92,8 +92,20 @@ func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 // TokenByHash returns the token whose SHA-256 hash is hash, whatever its
 // state, or store.ErrNotFound; other errors are the driver's.
 func (r reader) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
-	row := r.q.QueryRowxContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash)
-	return oneRow(scanToken(row))
+	row := r.q.QueryRowxContext(ctx, `SELECT k.id, k.tenant_id, k.kind, k.hash, k.owner_id, k.created, k.expires, k.revoked, n.policy
+		FROM tokens k JOIN tenants n ON n.id = k.tenant_id WHERE k.hash = $1`, hash)
+	var (
+		t                store.Token
+		owner            sql.NullString
+		expires, revoked sql.NullTime
+		policy           []byte
+	)
+	if err := row.Scan(&t.ID, &t.TenantID, &t.Kind, &t.Hash, &owner, &t.Created, &expires, &revoked, &policy); err != nil {
+		return oneRow(store.Token{}, err)
+	}
+	t.OwnerID, t.Created, t.Expires, t.Revoked = owner.String, t.Created.UTC(), timePtr(expires), timePtr(revoked)
+	t.TenantPolicy = policy
+	return t, nil
 }
 
 // ListTokens returns the tokens of a tenant ordered by creation time, then

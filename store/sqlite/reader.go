@@ -135,15 +135,22 @@ func (r tokenRow) token() store.Token {
 const tokenCols = `id, tenant_id, kind, hash, owner_id, created, expires, revoked`
 
 func (c conn) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
-	var r tokenRow
-	err := sqlx.GetContext(ctx, c.q, &r, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash)
+	var r struct {
+		tokenRow
+		Policy string `db:"policy"`
+	}
+	err := sqlx.GetContext(ctx, c.q, &r, `SELECT tokens.id, tokens.tenant_id, tokens.kind, tokens.hash, tokens.owner_id,
+		tokens.created, tokens.expires, tokens.revoked, tenants.policy
+		FROM tokens JOIN tenants ON tenants.id = tokens.tenant_id WHERE tokens.hash = ?`, hash)
 	if isNoRows(err) {
 		return store.Token{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.Token{}, fmt.Errorf("sqlite: token by hash: %w", err)
 	}
-	return r.token(), nil
+	t := r.token()
+	t.TenantPolicy = json.RawMessage(r.Policy)
+	return t, nil
 }
 
 func (c conn) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {

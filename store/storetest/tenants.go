@@ -100,6 +100,12 @@ func testTokens(e *env) {
 	}
 	want1 := t1
 	want1.Kind = store.TokenSCIM // t1 was written with Kind ""
+	// The tenant's policy comes with the token, so that authentication is
+	// one query.
+	if tn, err := e.s.GetTenant(e.ctx, t1.TenantID); err != nil || !jsonEqual(got.TenantPolicy, tn.Policy) {
+		e.Errorf("TokenByHash policy = %s, tenant's = %s (%v)", got.TenantPolicy, tn.Policy, err)
+	}
+	got.TenantPolicy = nil
 	if d := cmp.Diff(want1, got); d != "" {
 		e.Errorf("TokenByHash (-want +got):\n%s", d)
 	}
