@@ -16,7 +16,7 @@ build:
 ## test: formatting, go vet, staticcheck, then every test with -race.
 ## PostgreSQL tests run when TEST_DATABASE_URL is set (SCIMD_REQUIRE_PG=1 makes them mandatory).
 test: lint
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 ## lint: gofmt, go vet and staticcheck must be clean
 lint:

@@ -14,14 +14,28 @@ type SPConfig struct {
 	ChangePasswordSupported bool
 	SortSupported           bool
 	ETagSupported           bool
+	// Pagination, when set, is advertised as RFC 9865 §4 describes it.
+	Pagination *Pagination
+}
+
+// Pagination is the "pagination" object of /ServiceProviderConfig (RFC
+// 9865 §4): which paging methods the server supports and their limits.
+type Pagination struct {
+	Cursor                  bool   // cursor paging (cursor, nextCursor, previousCursor)
+	Index                   bool   // index paging (startIndex)
+	DefaultPaginationMethod string // "index" or "cursor": used when a request names neither
+	DefaultPageSize         int    // the count of a request without one
+	MaxPageSize             int    // the largest count honoured
+	CursorTimeout           int    // seconds a cursor stays valid
 }
 
 // ServiceProviderConfig returns the /ServiceProviderConfig document (RFC
-// 7643 §5) for the configuration c. base is the SCIM base URL without a
-// trailing slash ("https://example.com/scim/v2"); meta.location is built
-// from it. The result encodes with encoding/json.
+// 7643 §5, with RFC 9865's pagination when c has it) for the configuration
+// c. base is the SCIM base URL without a trailing slash
+// ("https://example.com/scim/v2"); meta.location is built from it. The
+// result encodes with encoding/json.
 func ServiceProviderConfig(base string, c SPConfig) map[string]any {
-	return map[string]any{
+	doc := map[string]any{
 		"schemas": []any{ServiceProviderConfigURN},
 		"patch":   map[string]any{"supported": c.PatchSupported},
 		"bulk": map[string]any{
@@ -49,6 +63,17 @@ func ServiceProviderConfig(base string, c SPConfig) map[string]any {
 			"location":     base + "/ServiceProviderConfig",
 		},
 	}
+	if p := c.Pagination; p != nil {
+		doc["pagination"] = map[string]any{
+			"cursor":                  p.Cursor,
+			"index":                   p.Index,
+			"defaultPaginationMethod": p.DefaultPaginationMethod,
+			"defaultPageSize":         p.DefaultPageSize,
+			"maxPageSize":             p.MaxPageSize,
+			"cursorTimeout":           p.CursorTimeout,
+		}
+	}
+	return doc
 }
 
 // ResourceTypes returns the /ResourceTypes documents (RFC 7643 §6), one

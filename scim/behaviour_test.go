@@ -95,7 +95,7 @@ func TestBadInput(t *testing.T) {
 		h.req("PATCH", "/Users/"+id, patchOp+`{"op":"remove"}]}`).scimError(t, 400, "noTarget")
 		h.req("PATCH", "/Users/"+id, patchOp+`{"op":"replace","path":"emails[type eq \"home\"].value","value":"x@y"}]}`).scimError(t, 400, "noTarget")
 		h.req("PATCH", "/Users/"+id, patchOp+`{"op":"replace","path":"id","value":"other"}]}`).scimError(t, 400, "mutability")
-		for _, f := range []string{`userName xx "a"`, `title eq "x"`, `userName eq`, `active gt true`, `meta.created gt "yesterday"`, strings.Repeat("a", MaxFilterLength+1)} {
+		for _, f := range []string{`userName xx "a"`, `password eq "x"`, `title gt true`, `userName eq`, `active gt true`, `meta.created gt "yesterday"`, strings.Repeat("a", MaxFilterLength+1)} {
 			h.req("GET", "/Users?filter="+q(f), nil).scimError(t, 400, "invalidFilter")
 		}
 		h.req("GET", "/Users?sortBy=password", nil).scimError(t, 400, "invalidValue")

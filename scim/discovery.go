@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,6 +20,14 @@ func (s *server) spConfig() schemas.SPConfig {
 		FilterMaxResults:   MaxCount,
 		SortSupported:      true,
 		ETagSupported:      true,
+		Pagination: &schemas.Pagination{
+			Cursor:                  true,
+			Index:                   true,
+			DefaultPaginationMethod: "index",
+			DefaultPageSize:         DefaultCount,
+			MaxPageSize:             MaxCount,
+			CursorTimeout:           int(CursorTimeout / time.Second),
+		},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 
@@ -12,13 +13,15 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// filterable lists, per resource type, the attributes (catalogue paths) a
-// filter may name; the store compiles exactly these.
-var filterable = map[*schemas.ResourceType]map[string]bool{
-	schemas.User: set("id", "userName", "externalId", "displayName", "name.givenName", "name.familyName",
-		"active", "roles.value", "meta.created", "meta.lastModified", "emails.value", "emails.type", "emails.primary"),
-	schemas.Group: set("id", "displayName", "externalId", "meta.created", "meta.lastModified", "members.value"),
-}
+// Limits of a filter besides its length (MaxFilterLength): the number of
+// comparisons (attribute expressions, those inside value filters and
+// "attr[…]" itself included) and the nesting depth of and, or, not and
+// value filters once chains of one operator are flattened. Both keep the
+// SQL a filter compiles to small; more is a 400 invalidFilter.
+const (
+	MaxFilterComparisons = 64
+	MaxFilterDepth       = 16
+)
 
 func set(xs ...string) map[string]bool {
 	m := make(map[string]bool, len(xs))
@@ -48,9 +51,18 @@ type valuePath struct {
 // bare number stays a number unless the attribute it is compared with is a
 // string or date-time); and a quoted boolean ("active eq \"true\""),
 // counted "bool_string". "eq null" and "ne null" are read in both modes.
+//
+// Every attribute of rt's catalogue can be filtered on except the writeOnly
+// password. A filter with more than MaxFilterComparisons comparisons or
+// nested deeper than MaxFilterDepth, a value of the wrong type, an
+// operator the attribute's type does not take (gt on a boolean, co on a
+// date-time) and text that is not UTF-8 or holds a NUL are invalidFilter.
 func parseFilter(rt *schemas.ResourceType, text string, o schemas.Options) (store.Filter, error) {
 	if len(text) > MaxFilterLength {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter is %d characters long; the limit is %d", len(text), MaxFilterLength)
+	}
+	if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter must be UTF-8 text without NUL characters")
 	}
 	cut, vps, err := cutValuePaths(text)
 	if err != nil {
@@ -74,7 +86,36 @@ func parseFilter(rt *schemas.ResourceType, text string, o schemas.Options) (stor
 	if err != nil {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): %s", text)
 	}
-	return c.compile(expr, nil)
+	f, err := c.compile(expr, nil)
+	if err != nil {
+		return nil, err
+	}
+	if d := depth(f); d > MaxFilterDepth {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter nests and, or, not and value filters %d deep; the limit is %d", d, MaxFilterDepth)
+	}
+	return f, nil
+}
+
+// depth is the nesting depth of f: 1 for a comparison.
+func depth(f store.Filter) int {
+	d := 0
+	switch f := f.(type) {
+	case store.And:
+		for _, t := range f {
+			d = max(d, depth(t))
+		}
+	case store.Or:
+		for _, t := range f {
+			d = max(d, depth(t))
+		}
+	case store.Not:
+		d = depth(f.Term)
+	case store.ValuePath:
+		d = depth(f.Filter)
+	default:
+		return 1
+	}
+	return d + 1
 }
 
 // compareOps are the comparison operators that take a value.
@@ -282,6 +323,15 @@ type filterCompiler struct {
 	rt  *schemas.ResourceType
 	vps map[string]valuePath
 	o   schemas.Options
+	n   int // comparisons so far
+}
+
+// count counts one comparison against MaxFilterComparisons.
+func (c *filterCompiler) count() error {
+	if c.n++; c.n > MaxFilterComparisons {
+		return schemas.Errorf(schemas.InvalidFilter, "the filter has more than %d comparisons; split it into several requests", MaxFilterComparisons)
+	}
+	return nil
 }
 
 // compile turns a parsed expression into a store.Filter. parent is the
@@ -339,6 +389,9 @@ func flatten(or bool, l, r store.Filter) store.Filter {
 }
 
 func (c *filterCompiler) compare(e *filter.AttributeExpression, parent *schemas.Attr) (store.Filter, error) {
+	if err := c.count(); err != nil {
+		return nil, err
+	}
 	p := e.AttributePath
 	if vp, ok := c.vps[p.AttributeName]; ok && p.URIPrefix == nil && parent == nil {
 		return c.valuePath(vp, p.SubAttribute, e)
@@ -357,11 +410,15 @@ func (c *filterCompiler) compare(e *filter.AttributeExpression, parent *schemas.
 	if !ok {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "%s has no attribute %q", c.rt.Name, name)
 	}
-	if parent == nil && attr.MultiValued && attr.Type == schemas.TypeComplex {
-		// "emails eq x" / "emails pr" mean the value sub-attribute.
+	if attr.Returned == schemas.ReturnedNever {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "%s cannot be filtered on", attr.Path)
+	}
+	if parent == nil && attr.MultiValued && attr.Type == schemas.TypeComplex && e.Operator != filter.PR && e.CompareValue != nil {
+		// "emails eq x" compares the value sub-attribute; "emails pr"
+		// (and "emails eq null") is about the attribute's values.
 		sub, ok := attr.SubAttr("value")
 		if !ok {
-			return nil, schemas.Errorf(schemas.InvalidFilter, "filtering on %s needs a sub-attribute", attr.Path)
+			return nil, schemas.Errorf(schemas.InvalidFilter, "%s has no value sub-attribute; compare one of its sub-attributes (%s.%s …)", attr.Path, attr.Path, attr.Sub[0].Name)
 		}
 		attr = sub
 	}
@@ -392,7 +449,7 @@ func (c *filterCompiler) null(a *schemas.Attr, op filter.CompareOperator, top bo
 	if err != nil {
 		return nil, err
 	}
-	if top && a.Parent != nil && a.Parent.MultiValued {
+	if top && !a.MultiValued && a.Parent != nil && a.Parent.MultiValued {
 		pr = store.ValuePath{Attr: a.Parent.Path, Filter: pr}
 	}
 	if o == store.OpEq {
@@ -432,6 +489,9 @@ func (c *filterCompiler) valuePath(vp valuePath, sub *string, e *filter.Attribut
 		if !ok {
 			return nil, schemas.Errorf(schemas.InvalidFilter, "%s has no sub-attribute %q", attr.Path, *sub)
 		}
+		if err := c.count(); err != nil {
+			return nil, err
+		}
 		cmp, err := c.cmp(sa, e.Operator, e.CompareValue)
 		if err != nil {
 			return nil, err
@@ -445,24 +505,27 @@ func (c *filterCompiler) valuePath(vp valuePath, sub *string, e *filter.Attribut
 
 // cmp types the comparison value by the attribute's type.
 func (c *filterCompiler) cmp(a *schemas.Attr, op filter.CompareOperator, v any) (store.Filter, error) {
-	if !filterable[c.rt][a.Path] {
-		return nil, schemas.Errorf(schemas.InvalidFilter, "filtering on %s is not supported", a.Path)
-	}
 	o := store.Op(strings.ToLower(string(op)))
 	out := store.Cmp{Attr: a.Path, Op: o, CaseExact: a.CaseExact}
 	if o == store.OpPr {
 		return out, nil
 	}
+	if a.Type == schemas.TypeComplex {
+		return nil, schemas.Errorf(schemas.InvalidFilter, "%s is complex; compare one of its sub-attributes (%s.%s …) or test it with pr", a.Path, a.Path, a.Sub[0].Name)
+	}
 	bad := func() error {
 		return schemas.Errorf(schemas.InvalidFilter, "%s %s needs a %s value, not %v", a.Path, o, a.Type, v)
 	}
 	switch a.Type {
-	case schemas.TypeString, schemas.TypeReference:
+	case schemas.TypeString, schemas.TypeReference, schemas.TypeBinary:
 		s, ok := v.(string)
 		if !ok {
 			return nil, bad()
 		}
-		out.Value = unescape(s)
+		if s = unescape(s); strings.ContainsRune(s, 0) || !utf8.ValidString(s) {
+			return nil, schemas.Errorf(schemas.InvalidFilter, "the value compared with %s must be UTF-8 text without NUL characters", a.Path)
+		}
+		out.Value = s
 	case schemas.TypeBoolean:
 		b, ok := v.(bool)
 		if s, isString := v.(string); isString && c.o.Lenient {
@@ -497,6 +560,23 @@ func (c *filterCompiler) cmp(a *schemas.Attr, op filter.CompareOperator, v any) 
 			return nil, schemas.Errorf(schemas.InvalidFilter, "%s is a date-time; co, sw and ew do not apply", a.Path)
 		}
 		out.Value = t.UTC()
+	case schemas.TypeInteger, schemas.TypeDecimal:
+		var n any
+		switch x := v.(type) {
+		case int:
+			n = int64(x)
+		case float64:
+			if a.Type == schemas.TypeInteger {
+				return nil, schemas.Errorf(schemas.InvalidFilter, "%s is an integer; compare it with an integer, not %v", a.Path, x)
+			}
+			n = x
+		default:
+			return nil, bad()
+		}
+		if o == store.OpCo || o == store.OpSw || o == store.OpEw {
+			return nil, schemas.Errorf(schemas.InvalidFilter, "%s is a number; co, sw and ew do not apply", a.Path)
+		}
+		out.Value = n
 	default:
 		return nil, schemas.Errorf(schemas.InvalidFilter, "filtering on %s is not supported", a.Path)
 	}
@@ -514,4 +594,37 @@ func unescape(s string) string {
 		return s
 	}
 	return out
+}
+
+// withBase returns q with base, the request's SCIM base URL, set on every
+// comparison of its filter, for the attributes whose values the server
+// derives from it (meta.location, groups.$ref, members.$ref).
+func withBase(q store.Query, base string) store.Query {
+	q.Filter = filterWithBase(q.Filter, base)
+	return q
+}
+
+func filterWithBase(f store.Filter, base string) store.Filter {
+	switch f := f.(type) {
+	case store.And:
+		out := make(store.And, len(f))
+		for i, t := range f {
+			out[i] = filterWithBase(t, base)
+		}
+		return out
+	case store.Or:
+		out := make(store.Or, len(f))
+		for i, t := range f {
+			out[i] = filterWithBase(t, base)
+		}
+		return out
+	case store.Not:
+		return store.Not{Term: filterWithBase(f.Term, base)}
+	case store.ValuePath:
+		return store.ValuePath{Attr: f.Attr, Filter: filterWithBase(f.Filter, base)}
+	case store.Cmp:
+		f.Base = base
+		return f
+	}
+	return f
 }

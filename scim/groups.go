@@ -96,27 +96,18 @@ func (s *server) writeGroup(w http.ResponseWriter, r *http.Request, g *store.Gro
 }
 
 func (s *server) listGroups(w http.ResponseWriter, r *http.Request) {
-	lp, err := readListParams(r, schemas.Group, s.opts(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	total, res, err := s.groupPage(r, lp)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeList(w, total, lp.startIndex, res)
+	s.list(w, r, schemas.Group, s.groupPage)
 }
 
 // groupPage runs a group query and renders its page; members are read only
 // when the projection keeps them.
-func (s *server) groupPage(r *http.Request, lp listParams) (int, []any, error) {
+func (s *server) groupPage(r *http.Request, lp listParams) (pageMeta, []any, error) {
 	p := principal(r.Context())
-	page, err := s.cfg.Store.ListGroups(r.Context(), p.TenantID, lp.query)
+	page, err := s.cfg.Store.ListGroups(r.Context(), p.TenantID, withBase(lp.query, s.baseURL(r)))
 	if err != nil {
-		return 0, nil, err
+		return pageMeta{}, nil, err
 	}
+	meta := pageMeta{Total: page.Total, Keys: page.Keys, HasPrev: page.HasPrev, HasNext: page.HasNext}
 	withMembers := !lp.projection.excludes("members")
 	var members map[string][]store.Member
 	if withMembers && len(page.Groups) > 0 {
@@ -125,7 +116,7 @@ func (s *server) groupPage(r *http.Request, lp listParams) (int, []any, error) {
 			ids[i] = page.Groups[i].ID
 		}
 		if members, err = s.cfg.Store.GroupMembers(r.Context(), p.TenantID, ids); err != nil {
-			return 0, nil, err
+			return pageMeta{}, nil, err
 		}
 	}
 	base := s.baseURL(r)
@@ -137,11 +128,11 @@ func (s *server) groupPage(r *http.Request, lp listParams) (int, []any, error) {
 			doc, err = lp.projection.apply(schemas.Group, doc)
 		}
 		if err != nil {
-			return 0, nil, err
+			return pageMeta{}, nil, err
 		}
 		res = append(res, doc)
 	}
-	return page.Total, res, nil
+	return meta, res, nil
 }
 
 func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {

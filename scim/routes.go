@@ -43,6 +43,8 @@ type server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *obs.Metrics
+	cursors cursorKeys // the key cursors are signed with
+	walks   walks      // where index-paged walks left off
 }
 
 // NewServer returns scimd's HTTP handler: /healthz, /readyz, /metrics and

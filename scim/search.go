@@ -51,6 +51,16 @@ func searchQuery(r *http.Request) (url.Values, error) {
 				return nil, schemas.Errorf(schemas.InvalidValue, "%s must be an integer", k)
 			}
 			v.Set(map[string]string{"startindex": "startIndex", "count": "count"}[strings.ToLower(k)], n.String())
+		case "cursor":
+			// RFC 9865 §2.2: "" (or null) asks for the first page.
+			switch c := val.(type) {
+			case string:
+				v.Set("cursor", c)
+			case nil:
+				v.Set("cursor", "")
+			default:
+				return nil, schemas.Errorf(schemas.InvalidValue, "cursor must be a string")
+			}
 		}
 	}
 	if !hasSchema {
@@ -118,6 +128,11 @@ func (s *server) searchAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = withQuery(r, v)
+	if v.Has("cursor") {
+		s.writeError(w, r, schemas.Errorf(schemas.InvalidValue,
+			"cursor paging works on /Users/.search and /Groups/.search; the root .search pages by startIndex"))
+		return
+	}
 	lpU, errU := readListParams(r, schemas.User, s.opts(r))
 	lpG, errG := readListParams(r, schemas.Group, s.opts(r))
 	if errU != nil && errG != nil {
@@ -134,23 +149,23 @@ func (s *server) searchAll(w http.ResponseWriter, r *http.Request) {
 	}
 	users := 0
 	if errU == nil {
-		n, page, err := s.userPage(r, lpU)
+		m, page, err := s.userPage(r, lpU)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		users, total, res = n, n, page
+		users, total, res = m.Total, m.Total, page
 	}
 	if errG == nil {
 		// Groups continue the list where the users end.
 		lpG.query.Offset = max(start-1-users, 0)
 		lpG.query.Limit = max(count-len(res), 0)
-		n, page, err := s.groupPage(r, lpG)
+		m, page, err := s.groupPage(r, lpG)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		total += n
+		total += m.Total
 		res = append(res, page...)
 	}
 	writeList(w, total, start, res)

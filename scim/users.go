@@ -131,27 +131,19 @@ func (s *server) writeUser(w http.ResponseWriter, r *http.Request, u *store.User
 }
 
 func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
-	lp, err := readListParams(r, schemas.User, s.opts(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	total, res, err := s.userPage(r, lp)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeList(w, total, lp.startIndex, res)
+	s.list(w, r, schemas.User, s.userPage)
 }
 
-// userPage runs a user query and renders its page; it returns the number
-// of all matches and the rendered resources.
-func (s *server) userPage(r *http.Request, lp listParams) (int, []any, error) {
+// userPage runs a user query and renders its page; it returns what the
+// store said of the page (the number of all matches, …) and the rendered
+// resources.
+func (s *server) userPage(r *http.Request, lp listParams) (pageMeta, []any, error) {
 	p := principal(r.Context())
-	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, lp.query)
+	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, withBase(lp.query, s.baseURL(r)))
 	if err != nil {
-		return 0, nil, err
+		return pageMeta{}, nil, err
 	}
+	meta := pageMeta{Total: page.Total, Keys: page.Keys, HasPrev: page.HasPrev, HasNext: page.HasNext}
 	var groups map[string][]store.GroupRef
 	if len(page.Users) > 0 && !lp.projection.excludes("groups") {
 		ids := make([]string, len(page.Users))
@@ -159,7 +151,7 @@ func (s *server) userPage(r *http.Request, lp listParams) (int, []any, error) {
 			ids[i] = page.Users[i].ID
 		}
 		if groups, err = s.cfg.Store.UserGroups(r.Context(), p.TenantID, ids); err != nil {
-			return 0, nil, err
+			return pageMeta{}, nil, err
 		}
 	}
 	base := s.baseURL(r)
@@ -170,7 +162,7 @@ func (s *server) userPage(r *http.Request, lp listParams) (int, []any, error) {
 		if fast {
 			raw, err := renderUserJSON(u, groups[u.ID], base)
 			if err != nil {
-				return 0, nil, err
+				return pageMeta{}, nil, err
 			}
 			res = append(res, raw)
 			continue
@@ -180,11 +172,11 @@ func (s *server) userPage(r *http.Request, lp listParams) (int, []any, error) {
 			doc, err = lp.projection.apply(schemas.User, doc)
 		}
 		if err != nil {
-			return 0, nil, err
+			return pageMeta{}, nil, err
 		}
 		res = append(res, doc)
 	}
-	return page.Total, res, nil
+	return meta, res, nil
 }
 
 func (s *server) replaceUser(w http.ResponseWriter, r *http.Request) {

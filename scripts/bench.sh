@@ -16,6 +16,16 @@
 #   BENCH_OUT          directory for the JSON report (default: bench-out)
 #   BENCH_GO           1 (default) also runs the Go micro-benchmarks of the
 #                      store (membership changes on large groups); 0 skips them
+#   BENCH_SCIMBENCH    1 (default) also runs the project's own load generator
+#                      (go run ./cmd/scimbench): it seeds BENCH_USERS users
+#                      straight through the store into a temp SQLite file, or
+#                      with BENCH_DB=postgres into a fresh database on
+#                      BENCH_PG_URL (dropped afterwards), serves scimd
+#                      in-process and measures every phase next to its HTTP
+#                      and SQL ceilings; 0 skips it
+#   BENCH_USERS        users cmd/scimbench seeds (default 100000)
+#   BENCH_SCIMBENCH_ARGS  extra cmd/scimbench flags
+#                      (default: -groups 100 -members 100 -concurrency 16 -duration 10s)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,14 +43,15 @@ mkdir -p "$out"
 work=$(mktemp -d)
 pid=""
 pgdb=""
+sbdb=""
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill "$pid"
 		wait "$pid" 2>/dev/null || true
 	fi
-	if [ -n "$pgdb" ]; then
-		psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $pgdb" >/dev/null 2>&1 || true
-	fi
+	for d in $pgdb $sbdb; do
+		psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -88,6 +99,33 @@ echo "bench: $label at $base ($(nproc) cores); scimbench $args" >&2
 (cd "$bench" && go run . -base "$base/scim/v2" -token "$token" -label "$label" \
 	-server-pid "$pid" -json "$root/$report" $args)
 echo "bench: report written to $report" >&2
+
+if [ "${BENCH_SCIMBENCH:-1}" = 1 ]; then
+	# The scimd started above is idle from here on; stop it so that it
+	# holds no connections while cmd/scimbench runs its own, in-process.
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	pid=""
+	users=${BENCH_USERS:-100000}
+	sbargs=${BENCH_SCIMBENCH_ARGS:--groups 100 -members 100 -concurrency 16 -duration 10s}
+	if [ "$db" = postgres ]; then
+		sbdb="scimbench_$$"
+		psql "$pgadmin" -qc "CREATE DATABASE $sbdb" >/dev/null
+		sburl=$(echo "$pgadmin" | sed -E "s#/[^/?]*(\?|$)#/$sbdb\1#")
+	else
+		sburl="sqlite://$work/scimbench.db"
+	fi
+	sbreport="$out/scimbench-$db-$(date -u +%Y%m%dT%H%M%SZ).json"
+	echo "bench: cmd/scimbench on $db with $users users; $sbargs" >&2
+	# shellcheck disable=SC2086 # sbargs is a list of flags
+	go run ./cmd/scimbench -database-url "$sburl" -users "$users" -json "$sbreport" $sbargs |
+		tee "${sbreport%.json}.txt"
+	echo "bench: report written to $sbreport" >&2
+	if [ -n "$sbdb" ]; then
+		psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $sbdb" >/dev/null
+		sbdb=""
+	fi
+fi
 
 if [ "${BENCH_GO:-1}" = 1 ]; then
 	echo "bench: Go micro-benchmarks (store/$db)" >&2

@@ -6,10 +6,28 @@ import "time"
 // which compiles it to SQL with bound parameters. The node types are And, Or,
 // Not, Cmp and ValuePath.
 //
-// Semantics every backend must follow exactly (the conformance suite checks
-// them): a node is always true or false, never unknown; a comparison on an
-// absent attribute is false, except "ne", which is true; "pr" is true when
-// the attribute has a non-empty value; Not is plain boolean negation.
+// Every attribute of the resource type's catalogue (schemas.User with the
+// Enterprise extension, schemas.Group) can be filtered on, except the
+// writeOnly password. The semantics every backend must follow exactly are
+// those of a comparison on the resource as the server renders it (the
+// stored document with id, active, roles, groups, members and meta filled
+// in; see internal/filtereval, the reference evaluator the conformance suite
+// checks both backends against):
+//
+//   - A node is always true or false, never unknown.
+//   - A value is present when it is not null, not "", not [] and not {}, and
+//     has its attribute's type (a value of another type counts as absent).
+//     pr is true when the value is present; for a multi-valued attribute when
+//     it has at least one value. A comparison with an absent value is false,
+//     except ne, which is true.
+//   - A value of a multi-valued attribute is a JSON object; the values of
+//     emails without a non-empty "value" are not values for filtering (they
+//     are not kept in the emails table).
+//   - Strings compare by the byte order of their UTF-8 (after Fold, on both
+//     sides, unless CaseExact); co, sw and ew are substring tests on the same
+//     strings. Booleans take only eq and ne. Date-times compare as instants,
+//     numbers numerically.
+//   - Not is plain boolean negation, also of absent values.
 type Filter interface {
 	filterNode()
 }
@@ -42,29 +60,36 @@ const (
 
 // Cmp compares one attribute with a value.
 //
-// Attr is a canonical attribute name from the lists below. Value is a
-// string, bool, int64, float64 or time.Time matching the attribute's type,
-// and nil for OpPr. For strings with CaseExact false the backend compares
-// Fold(value) with the folded column.
+// Attr is a canonical attribute path of the resource type's catalogue
+// ("userName", "name.middleName", "meta.created",
+// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value");
+// a sub-attribute of a multi-valued attribute ("emails.value") is named
+// only inside a ValuePath on that attribute. A complex attribute, singular
+// ("name") or multi-valued ("addresses"), takes only pr.
 //
-// User attributes: id, userName, externalId, displayName, name.givenName,
-// name.familyName, active (bool), roles.value (the role), meta.created,
-// meta.lastModified (time), and inside a ValuePath on "emails":
-// emails.value, emails.type, emails.primary (bool).
-// Group attributes: id, displayName, externalId, meta.created,
-// meta.lastModified, and inside a ValuePath on "members": members.value.
+// Value matches the attribute's type: a string (string, reference and
+// binary attributes), bool, time.Time (dateTime), int64 (integer), float64
+// or int64 (decimal); it is nil for OpPr. For strings with CaseExact false
+// the backend compares Fold(value) with the folded attribute.
+//
+// Base is the SCIM base URL ("https://host/scim/v2") that the attributes
+// holding a URL the server derives from it are relative to: meta.location,
+// groups.$ref of a user and members.$ref of a group. A comparison on them
+// without a Base is ErrUnsupported.
 type Cmp struct {
 	Attr      string
 	Op        Op
 	Value     any
 	CaseExact bool
+	Base      string
 }
 
 // ValuePath is true when one value of the multi-valued attribute Attr
-// ("emails" for users, "members" for groups) satisfies Filter; every Cmp in
+// ("emails", "addresses", "members", …) satisfies Filter; every Cmp in
 // Filter names a sub-attribute of Attr ("emails.type", …) and all of them
-// are evaluated against the same value. The SCIM layer turns a top-level
-// "emails.value eq x" into ValuePath{"emails", Cmp{"emails.value", …}}.
+// are evaluated against the same value. A ValuePath is not nested in
+// another. The SCIM layer turns a top-level "emails.value eq x" into
+// ValuePath{"emails", Cmp{"emails.value", …}}.
 type ValuePath struct {
 	Attr   string
 	Filter Filter
@@ -79,30 +104,69 @@ func (ValuePath) filterNode() {}
 // Query selects one page of resources.
 //
 // Without SortBy the order is by id ascending (ids are UUIDv7, so that is
-// creation order). With SortBy (a singular attribute name from the Cmp
-// lists, not a sub-attribute of emails or members) the order is by that
-// attribute (folded when it is not caseExact), absent values last in
-// ascending order and first in descending order, ties broken by id in the
-// same direction, so every order is total and pages are stable.
+// creation order). SortBy is the canonical path of a non-complex attribute
+// of the resource type's catalogue other than the writeOnly password
+// (ResolveSort lists the rules): "userName", "name.middleName",
+// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+// or a sub-attribute of a multi-valued attribute ("emails.value"), whose key
+// is taken from the attribute's primary value, else its first value (RFC
+// 7644 §3.4.2.3). The order is by that key (Fold of it when the attribute is
+// a string and CaseExact is false), absent values last in ascending order
+// and first in descending order, ties broken by id in the same direction,
+// so every order is total: descending is the exact reverse of ascending.
+//
+// A page is either Offset-based (skip Offset rows of the order) or
+// keyset-based: After selects the rows strictly after a Position of the
+// order, Before the rows strictly before it (the Limit rows closest to it,
+// still returned in order). Positions come from the Keys of an earlier page
+// of the same resource type, filter and sort; a resource that is created or
+// deleted between two keyset pages changes neither page boundary, so a walk
+// from page to page by Keys returns every resource that exists throughout
+// it exactly once.
 type Query struct {
 	Filter     Filter // nil selects every live resource
 	SortBy     string
 	CaseExact  bool // whether SortBy compares exactly (else by folded key)
 	Descending bool
-	Offset     int // rows to skip, ≥ 0
-	Limit      int // rows to return, ≥ 0; 0 returns only the total
+	Offset     int // rows to skip, ≥ 0 (after After, when set)
+	Limit      int // rows to return, ≥ 0; 0 returns only the total (and the edges, with Edges)
+	// After and Before (at most one) make the page keyset-based.
+	After, Before *Position
+	// Edges asks for HasPrev and HasNext in every case; without it HasNext
+	// is reported for pages with Limit > 0 that are not Before pages, and
+	// HasPrev for Before pages.
+	Edges bool
+}
+
+// Position is a place in the order of a Query: the sort key of a resource
+// and its id. Key is nil when the resource has no value for SortBy (and
+// always without SortBy); else a string (Fold of it when the sort is not
+// caseExact), bool, int64 or time.Time, by the attribute's type.
+type Position struct {
+	Key any
+	ID  string
 }
 
 // UserPage is one page of users and the number of all matches.
 type UserPage struct {
 	Users []User
-	Total int
+	Total int // all matches of the filter, wherever the page is
+	// Keys holds the Position of each user of the page, in order.
+	Keys []Position
+	// HasPrev and HasNext report whether matching users come before the
+	// first (after the last) user of the page; for an empty page, before
+	// (after) the page's place in the order. See Query.Edges for when they
+	// are filled.
+	HasPrev, HasNext bool
 }
 
-// GroupPage is one page of groups and the number of all matches.
+// GroupPage is one page of groups and the number of all matches; the
+// fields mean what UserPage's do.
 type GroupPage struct {
-	Groups []Group
-	Total  int
+	Groups           []Group
+	Total            int
+	Keys             []Position
+	HasPrev, HasNext bool
 }
 
 // TimePrecision is the precision timestamps survive a round trip with;

@@ -170,6 +170,11 @@ type Store interface {
 	// Writes are serialised per row by LockUser/LockGroup; on SQLite the
 	// whole transaction is exclusive.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Secret returns the random secret with the given name, creating it
+	// (32 random bytes) on first use. Every process on the database gets
+	// the same bytes, so it can key what replicas must agree on (the HMAC
+	// of RFC 9865 cursors).
+	Secret(ctx context.Context, name string) ([]byte, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database handles.

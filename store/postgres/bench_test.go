@@ -12,3 +12,9 @@ import (
 func BenchmarkAddMembers(b *testing.B) {
 	storetest.BenchAddMembers(b, pgtest.Store(b))
 }
+
+// BenchmarkPageDepth: the first page and the page at startIndex=99,901 of
+// a 100,000-user directory (storetest.BenchPageDepth), on a fresh database.
+func BenchmarkPageDepth(b *testing.B) {
+	storetest.BenchPageDepth(b, pgtest.Store(b))
+}

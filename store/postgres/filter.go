@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/schemas"
 	"github.com/scimd/scimd/store"
 )
 
@@ -94,14 +96,25 @@ var groupResource = resource{
 // compileFilter turns f into a SQL condition on res whose values are bound
 // parameters appended to args (numbered after the ones already there). A nil
 // filter is TRUE. The condition is never NULL where it matters: a
-// comparison on an absent (NULL) attribute may yield NULL, which WHERE, AND
-// and OR treat as false, and Not wraps its term in COALESCE(…, FALSE).
+// comparison on an absent (NULL) column may yield NULL, which WHERE, AND
+// and OR treat as false, and Not wraps its term in COALESCE(…, FALSE);
+// comparisons on document values are never NULL.
+//
+// Attributes with a column (res.attrs, the emails and members tables) are
+// compared on it (on its folded *_key column unless caseExact); the ones
+// the server derives (roles, groups, members, meta) on the rows they are
+// rendered from; every other attribute on the jsonb document with -> and
+// jsonb_typeof, the values of a multi-valued one with jsonb_array_elements
+// in an EXISTS. Document values are folded by fold, which is store.Fold.
 // Anything the compiler cannot express is a *store.UnsupportedError.
 func compileFilter(res *resource, f store.Filter, args []any) (string, []any, error) {
 	if f == nil {
 		return "TRUE", args, nil
 	}
-	c := compiler{res: res, args: args}
+	c := compiler{res: res, args: args, rt: schemas.User}
+	if res.alias == "g" {
+		c.rt = schemas.Group
+	}
 	sql, err := c.node(f, nil)
 	if err != nil {
 		return "", nil, err
@@ -111,7 +124,11 @@ func compileFilter(res *resource, f store.Filter, args []any) (string, []any, er
 
 type compiler struct {
 	res  *resource
+	rt   *schemas.ResourceType
 	args []any
+	// from and to are the parameters holding foldFrom and foldTo, once
+	// bound.
+	from, to string
 }
 
 // param binds v and returns its placeholder.
@@ -124,19 +141,25 @@ func unsupported(format string, a ...any) error {
 	return &store.UnsupportedError{What: fmt.Sprintf(format, a...)}
 }
 
-// node compiles f; inside is the multi-valued attribute whose value row is
-// in scope (nil at the top level).
-func (c *compiler) node(f store.Filter, inside *multi) (string, error) {
+// scope is the multi-valued attribute a value filter is compiled for and
+// where its values come from.
+type scope struct {
+	attr *schemas.Attr
+	src  source
+}
+
+// node compiles f; in is the value filter's scope (nil at the top level).
+func (c *compiler) node(f store.Filter, in *scope) (string, error) {
 	switch f := f.(type) {
 	case store.And:
-		return c.list(f, " AND ", "TRUE", inside)
+		return c.list(f, " AND ", "TRUE", in)
 	case store.Or:
-		return c.list(f, " OR ", "FALSE", inside)
+		return c.list(f, " OR ", "FALSE", in)
 	case store.Not:
 		if f.Term == nil {
 			return "", unsupported("empty filter term")
 		}
-		term, err := c.node(f.Term, inside)
+		term, err := c.node(f.Term, in)
 		if err != nil {
 			return "", err
 		}
@@ -145,21 +168,21 @@ func (c *compiler) node(f store.Filter, inside *multi) (string, error) {
 		if f == nil {
 			return "", unsupported("empty filter term")
 		}
-		return c.node(*f, inside)
+		return c.node(*f, in)
 	case store.Cmp:
-		return c.cmp(f, inside)
+		return c.cmp(f, in)
 	case *store.Cmp:
 		if f == nil {
 			return "", unsupported("empty filter term")
 		}
-		return c.cmp(*f, inside)
+		return c.cmp(*f, in)
 	case store.ValuePath:
-		return c.valuePath(f, inside)
+		return c.valuePath(f, in)
 	case *store.ValuePath:
 		if f == nil {
 			return "", unsupported("empty filter term")
 		}
-		return c.valuePath(*f, inside)
+		return c.valuePath(*f, in)
 	case nil:
 		return "", unsupported("empty filter term")
 	default:
@@ -167,13 +190,13 @@ func (c *compiler) node(f store.Filter, inside *multi) (string, error) {
 	}
 }
 
-func (c *compiler) list(terms []store.Filter, sep, empty string, inside *multi) (string, error) {
+func (c *compiler) list(terms []store.Filter, sep, empty string, in *scope) (string, error) {
 	if len(terms) == 0 {
 		return empty, nil
 	}
 	parts := make([]string, len(terms))
 	for i, t := range terms {
-		s, err := c.node(t, inside)
+		s, err := c.node(t, in)
 		if err != nil {
 			return "", err
 		}
@@ -185,32 +208,297 @@ func (c *compiler) list(terms []store.Filter, sep, empty string, inside *multi) 
 	return "(" + strings.Join(parts, sep) + ")", nil
 }
 
-func (c *compiler) valuePath(v store.ValuePath, inside *multi) (string, error) {
-	if inside != nil {
-		return "", unsupported("nested value filter on %q", v.Attr)
+func (c *compiler) valuePath(v store.ValuePath, in *scope) (string, error) {
+	var inside *schemas.Attr
+	if in != nil {
+		inside = in.attr
 	}
-	m, ok := c.res.multi[v.Attr]
-	if !ok {
-		return "", unsupported("value filter on %s attribute %q", c.res.name, v.Attr)
-	}
-	if v.Filter == nil {
-		return "", unsupported("empty value filter on %q", v.Attr)
-	}
-	cond, err := c.node(v.Filter, &m)
+	a, err := store.FilterValuePath(c.rt, v, inside)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(m.exists, cond), nil
+	src := c.source(a, v.Filter)
+	cond, err := c.node(v.Filter, &scope{attr: a, src: src})
+	if err != nil {
+		return "", err
+	}
+	return src.exists(cond), nil
 }
 
-// lookup resolves an attribute name in the current scope.
-func (c *compiler) lookup(attr string, inside *multi) (column, bool) {
-	if inside != nil {
-		col, ok := inside.attrs[attr]
-		return col, ok
+// source is where the values of a multi-valued attribute come from: the
+// rows of "SELECT 1 FROM from WHERE where" (from may be empty), on which
+// sub gives the operand of a sub-attribute.
+type source struct {
+	from, where string
+	sub         func(a *schemas.Attr, base string) (operand, error)
+}
+
+func (s source) exists(cond string) string {
+	from := ""
+	if s.from != "" {
+		from = " FROM " + s.from
 	}
-	col, ok := c.res.attrs[attr]
-	return col, ok
+	return "EXISTS (SELECT 1" + from + " WHERE " + s.where + " AND (" + cond + "))"
+}
+
+// source returns where the values of the multi-valued attribute a come
+// from; f is the value filter on it (nil for pr), which decides between
+// the emails table and the document.
+func (c *compiler) source(a *schemas.Attr, f store.Filter) source {
+	const tableOnly = "EXISTS (SELECT 1 FROM "
+	switch {
+	case c.rt == schemas.User && a.Path == "emails":
+		m := c.res.multi["emails"]
+		if subsIn(f, m.attrs) {
+			// m.exists is "EXISTS (SELECT 1 FROM <from> WHERE <where> AND (%s))".
+			from, where, _ := strings.Cut(strings.TrimPrefix(m.exists, tableOnly), " WHERE ")
+			where = strings.TrimSuffix(where, " AND (%s))")
+			return source{from: from, where: where, sub: func(s *schemas.Attr, _ string) (operand, error) {
+				return columnOperand(m.attrs[s.Path]), nil
+			}}
+		}
+		// A sub-attribute the table does not keep: the document's values,
+		// those with a value, as the table holds them.
+		src := c.docSource(a)
+		src.where += ` AND jsonb_typeof(j.v -> 'value') = 'string' AND j.v ->> 'value' <> ''`
+		return src
+	case c.rt == schemas.User && a.Path == "roles":
+		// One value {"value": role, "primary": true} when there is a role.
+		return source{where: "u.role IS NOT NULL", sub: func(s *schemas.Attr, _ string) (operand, error) {
+			switch s.Name {
+			case "value":
+				return operand{expr: "u.role", key: "u.role", column: true}, nil // roles are lowercase constants
+			case "primary":
+				return operand{expr: "TRUE", kind: kindBool}, nil
+			}
+			return absent(s), nil
+		}}
+	case c.rt == schemas.User && a.Path == "groups":
+		return source{
+			from:  "group_members gm JOIN groups gg ON gg.tenant_id = gm.tenant_id AND gg.id = gm.group_id",
+			where: "gm.tenant_id = u.tenant_id AND gm.member_id = u.id AND gm.member_type = 'User'",
+			sub: func(s *schemas.Attr, base string) (operand, error) {
+				switch s.Name {
+				case "value":
+					return operand{expr: "gm.group_id", kind: kindID, column: true}, nil
+				case "display":
+					return operand{expr: "gg.display_name", key: "gg.display_name_key", column: true}, nil
+				case "type":
+					return operand{expr: "'direct'", key: "'direct'"}, nil
+				case "$ref":
+					return c.ref(s, base, func(p func(string) string) string { return "(" + p("/Groups/") + " || gm.group_id::text)" })
+				}
+				return absent(s), nil
+			}}
+	case c.rt == schemas.Group && a.Path == "members":
+		from := "group_members m"
+		if mentions(f, "members.display") {
+			from += " LEFT JOIN users mu ON m.member_type = 'User' AND mu.tenant_id = m.tenant_id AND mu.id = m.member_id" +
+				" LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.tenant_id = m.tenant_id AND mg.id = m.member_id"
+		}
+		return source{from: from, where: "m.tenant_id = g.tenant_id AND m.group_id = g.id", sub: func(s *schemas.Attr, base string) (operand, error) {
+			switch s.Name {
+			case "value":
+				return operand{expr: "m.member_id", kind: kindID, column: true}, nil
+			case "type":
+				return operand{expr: "m.member_type", column: true}, nil
+			case "display":
+				// As rendered: a user's displayName, else its userName; a
+				// group's displayName.
+				return operand{expr: "COALESCE(mu.display_name, mu.user_name, mg.display_name)",
+					key: "COALESCE(mu.display_name_key, mu.user_name_key, mg.display_name_key)", nullable: true}, nil
+			case "$ref":
+				return c.ref(s, base, func(p func(string) string) string {
+					return "((CASE m.member_type WHEN 'Group' THEN " + p("/Groups/") + " ELSE " + p("/Users/") + " END) || m.member_id::text)"
+				})
+			}
+			return absent(s), nil
+		}}
+	}
+	return c.docSource(a)
+}
+
+// docSource is the values of a multi-valued attribute kept in the
+// document: the non-empty objects of its array.
+func (c *compiler) docSource(a *schemas.Attr) source {
+	arr := jsonPath(c.res.alias+".doc", store.DocKeys(a))
+	return source{
+		from:  "jsonb_array_elements(CASE WHEN jsonb_typeof(" + arr + ") = 'array' THEN " + arr + " END) AS j(v)",
+		where: "jsonb_typeof(j.v) = 'object' AND j.v <> '{}'::jsonb",
+		sub: func(s *schemas.Attr, _ string) (operand, error) {
+			return docOperand("j.v", s), nil
+		},
+	}
+}
+
+// subsIn reports whether every attribute f compares is in attrs.
+func subsIn(f store.Filter, attrs map[string]column) bool {
+	switch f := f.(type) {
+	case store.And:
+		return !slices.ContainsFunc(f, func(t store.Filter) bool { return !subsIn(t, attrs) })
+	case store.Or:
+		return !slices.ContainsFunc(f, func(t store.Filter) bool { return !subsIn(t, attrs) })
+	case store.Not:
+		return subsIn(f.Term, attrs)
+	case store.Cmp:
+		for name := range attrs {
+			if strings.EqualFold(name, f.Attr) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// mentions reports whether f compares the attribute path.
+func mentions(f store.Filter, path string) bool {
+	switch f := f.(type) {
+	case store.And:
+		return slices.ContainsFunc(f, func(t store.Filter) bool { return mentions(t, path) })
+	case store.Or:
+		return slices.ContainsFunc(f, func(t store.Filter) bool { return mentions(t, path) })
+	case store.Not:
+		return mentions(f.Term, path)
+	case store.Cmp:
+		return strings.EqualFold(f.Attr, path)
+	}
+	return false
+}
+
+// Operand kinds beyond the column kinds.
+const (
+	kindTimeKey kind = iota + 100 // store.TimeKey text of a date-time in a document
+	kindNumber                    // numeric
+	kindComplex                   // only pr, which present answers
+)
+
+// operand is one attribute's value as SQL.
+type operand struct {
+	expr     string
+	key      string // the folded value; "" for fold(expr)
+	kind     kind
+	nullable bool   // expr may be NULL (absent)
+	column   bool   // a plain column: comparisons stay index-friendly
+	present  string // the pr condition when it is not "expr IS NOT NULL"
+	// build, when set, returns expr (fold false) or key (fold true),
+	// binding their parameters.
+	build func(fold bool) string
+}
+
+func columnOperand(col column) operand {
+	return operand{expr: col.exact, key: col.key, kind: col.kind, column: true,
+		nullable: col.kind == kindString}
+}
+
+// absent is a sub-attribute a derived value never has.
+func absent(a *schemas.Attr) operand {
+	o := operand{expr: "NULL::text", nullable: true}
+	switch store.KindOf(a) {
+	case store.KindBool:
+		o.kind, o.expr = kindBool, "NULL::boolean"
+		if isPrimary(a) {
+			o.expr, o.nullable = "FALSE", false
+		}
+	case store.KindTime:
+		o.kind = kindTimeKey
+	case store.KindInteger, store.KindDecimal:
+		o.kind, o.expr = kindNumber, "NULL::numeric"
+	case store.KindComplex:
+		o.kind, o.present = kindComplex, "FALSE"
+	}
+	return o
+}
+
+// isPrimary reports whether a is the primary sub-attribute of a
+// multi-valued attribute, which is false when absent (as the emails table
+// stores it).
+func isPrimary(a *schemas.Attr) bool {
+	return a.Name == "primary" && a.Parent != nil && a.Parent.MultiValued
+}
+
+// ref is a URL the server derives from the base URL; sql builds it from
+// the parameter holding base+path (folded for the key).
+func (c *compiler) ref(a *schemas.Attr, base string, sql func(p func(string) string) string) (operand, error) {
+	if base == "" {
+		return operand{}, unsupported("filtering on %s needs the base URL", a.Path)
+	}
+	// Bound only when used: PostgreSQL refuses a parameter it cannot type.
+	return operand{build: func(fold bool) string {
+		if fold {
+			return sql(func(path string) string { return c.param(store.Fold(base+path)) + "::text" })
+		}
+		return sql(func(path string) string { return c.param(base+path) + "::text" })
+	}}, nil
+}
+
+// jsonPath is doc -> 'k1' -> 'k2' …; the keys are catalogue names
+// (letters, digits, "$", and a schema URN's ":" and ".").
+func jsonPath(doc string, keys []string) string {
+	var b strings.Builder
+	b.WriteString(doc)
+	for _, k := range keys {
+		if strings.ContainsAny(k, `'\`) {
+			panic("postgres: attribute name " + k + " cannot be quoted")
+		}
+		b.WriteString(" -> '" + k + "'")
+	}
+	return "(" + b.String() + ")"
+}
+
+// docTimeRE is the shape of a date-time in a document (store.DocTimeKey).
+const docTimeRE = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$'`
+
+// docOperand is attribute a in the jsonb document doc (the resource's
+// document, or j.v, one value of a multi-valued attribute). A value of
+// another type than a's is absent, as is "".
+func docOperand(doc string, a *schemas.Attr) operand {
+	x := jsonPath(doc, store.DocKeys(a))
+	typ := "jsonb_typeof(" + x + ")"
+	text := "(" + x + " #>> '{}')"
+	o := operand{nullable: true}
+	switch store.KindOf(a) {
+	case store.KindString:
+		o.expr = "(CASE WHEN " + typ + " = 'string' THEN NULLIF(" + text + ", '') END)"
+	case store.KindBool:
+		o.kind, o.expr = kindBool, "(CASE WHEN "+typ+" = 'boolean' THEN "+x+" = 'true'::jsonb END)"
+		if isPrimary(a) {
+			o.expr, o.nullable = "("+x+" IS NOT DISTINCT FROM 'true'::jsonb)", false
+		}
+	case store.KindTime:
+		o.kind, o.expr = kindTimeKey, "(CASE WHEN "+typ+" = 'string' AND "+text+" ~ "+docTimeRE+
+			" THEN substr("+text+", 1, 19) || '.' || rpad(COALESCE(substring("+text+` from '\.([0-9]+)Z$'), ''), 9, '0') END)`
+	case store.KindInteger, store.KindDecimal:
+		o.kind, o.expr = kindNumber, "(CASE WHEN "+typ+" = 'number' THEN "+text+"::numeric END)"
+	case store.KindComplex:
+		o.kind, o.present = kindComplex, "COALESCE("+typ+" = 'object' AND "+x+" <> '{}'::jsonb, FALSE)"
+	}
+	return o
+}
+
+// operand returns the SQL of attribute a of the resource (in == nil) or of
+// one value of in's attribute.
+func (c *compiler) operand(a *schemas.Attr, f store.Cmp, in *scope) (operand, error) {
+	if in != nil {
+		return in.src.sub(a, f.Base)
+	}
+	if col, ok := c.res.attrs[a.Path]; ok {
+		return columnOperand(col), nil
+	}
+	al := c.res.alias
+	switch a.Path {
+	case "meta":
+		return operand{kind: kindComplex, present: "TRUE"}, nil
+	case "meta.resourceType":
+		return operand{expr: "'" + c.rt.Name + "'::text"}, nil
+	case "meta.version":
+		return operand{expr: `('W/"' || ` + al + `.version::text || '"')`}, nil
+	case "meta.location":
+		return c.ref(a, f.Base, func(p func(string) string) string {
+			return "(" + p(c.rt.Endpoint+"/") + " || " + al + ".id::text)"
+		})
+	}
+	return docOperand(al+".doc", a), nil
 }
 
 var sqlOps = map[store.Op]string{
@@ -218,44 +506,81 @@ var sqlOps = map[store.Op]string{
 	store.OpGt: ">", store.OpGe: ">=", store.OpLt: "<", store.OpLe: "<=",
 }
 
-func (c *compiler) cmp(f store.Cmp, inside *multi) (string, error) {
-	col, ok := c.lookup(f.Attr, inside)
-	if !ok {
-		if inside != nil {
-			return "", unsupported("attribute %q inside a value filter", f.Attr)
+// fold is the SQL of store.Fold(expr) as far as comparing it by op with
+// the folded value v needs it, exactly and whatever the database's locale
+// (see fold.go): lower() under the "C" collation folds the ASCII letters,
+// and translate() the other runes. translate() costs the length of its
+// argument times the length of its map, so eq, ne, co, sw and ew map only
+// the runes that fold to a rune of v (foldMap); the orderings need every
+// rune folded and map all of them, for text that is not ASCII only.
+func (c *compiler) fold(expr string, op store.Op, v string) string {
+	lower := "lower((" + expr + `) COLLATE "C")`
+	switch op {
+	case store.OpGt, store.OpGe, store.OpLt, store.OpLe:
+		if c.from == "" {
+			c.from, c.to = c.param(foldFrom), c.param(foldTo)
 		}
-		return "", unsupported("filtering %s on %q", c.res.name, f.Attr)
+		return "(CASE WHEN octet_length(" + expr + ") = char_length(" + expr + ") THEN " + lower +
+			" ELSE translate(" + lower + ", " + c.from + "::text, " + c.to + "::text) END)"
 	}
-	switch f.Op {
-	case store.OpEq, store.OpNe, store.OpCo, store.OpSw, store.OpEw,
-		store.OpGt, store.OpGe, store.OpLt, store.OpLe:
-	case store.OpPr:
-		if col.kind == kindString {
-			return "(" + col.exact + " IS NOT NULL)", nil // "" is stored as NULL
+	from, to := foldMap(v)
+	if from == "" {
+		return lower
+	}
+	return "translate(" + lower + ", " + c.param(from) + "::text, " + c.param(to) + "::text)"
+}
+
+func (c *compiler) cmp(f store.Cmp, in *scope) (string, error) {
+	var inside *schemas.Attr
+	if in != nil {
+		inside = in.attr
+	}
+	a, err := store.FilterAttr(c.rt, f, inside)
+	if err != nil {
+		return "", err
+	}
+	if in == nil && a.MultiValued {
+		// "emails pr": the attribute has a value.
+		return c.source(a, nil).exists("TRUE"), nil
+	}
+	o, err := c.operand(a, f, in)
+	if err != nil {
+		return "", err
+	}
+	if f.Op == store.OpPr {
+		switch {
+		case o.present != "":
+			return o.present, nil
+		case o.nullable:
+			return "(" + o.expr + " IS NOT NULL)", nil
 		}
-		return "TRUE", nil // NOT NULL columns
-	default:
-		return "", unsupported("operator %q", f.Op)
+		return "TRUE", nil
 	}
-	switch col.kind {
+	switch o.kind {
 	case kindString:
-		s, ok := f.Value.(string)
-		if !ok {
-			return "", unsupported("%T value for %q", f.Value, f.Attr)
-		}
-		target := col.exact
-		if !f.CaseExact {
-			if col.key == "" {
-				return "", unsupported("case-insensitive comparison on %q", f.Attr)
+		s := f.Value.(string)
+		if o.build != nil {
+			if f.CaseExact {
+				o.expr = o.build(false)
+			} else {
+				o.key = o.build(true)
 			}
-			target, s = col.key, store.Fold(s)
 		}
-		return c.text(target, f.Op, s, true), nil
+		target := o.expr
+		if !f.CaseExact {
+			s = store.Fold(s)
+			if o.key != "" {
+				target = o.key
+			} else {
+				target = c.fold(o.expr, f.Op, s)
+			}
+		}
+		if !o.column {
+			target = "(" + target + `) COLLATE "C"`
+		}
+		return c.text(target, f.Op, s, o), nil
 	case kindID:
-		s, ok := f.Value.(string)
-		if !ok {
-			return "", unsupported("%T value for %q", f.Value, f.Attr)
-		}
+		s := f.Value.(string)
 		if !f.CaseExact {
 			s = store.Fold(s) // stored ids are lowercase
 		}
@@ -267,44 +592,55 @@ func (c *compiler) cmp(f store.Cmp, inside *multi) (string, error) {
 				}
 				return "TRUE", nil
 			}
-			return "(" + col.exact + " " + sqlOps[f.Op] + " " + c.param(s) + "::uuid)", nil
+			return "(" + o.expr + " " + sqlOps[f.Op] + " " + c.param(s) + "::uuid)", nil
 		}
-		return c.text("("+col.exact+`::text COLLATE "C")`, f.Op, s, false), nil
+		return c.text("("+o.expr+`::text COLLATE "C")`, f.Op, s, operand{column: true}), nil
 	case kindBool:
-		b, ok := f.Value.(bool)
-		if !ok {
-			return "", unsupported("%T value for %q", f.Value, f.Attr)
-		}
-		if f.Op != store.OpEq && f.Op != store.OpNe {
-			return "", unsupported("operator %q on boolean %q", f.Op, f.Attr)
-		}
-		return "(" + col.exact + " " + sqlOps[f.Op] + " " + c.param(b) + ")", nil
+		return c.nullSafe("("+o.expr+" "+sqlOps[f.Op]+" "+c.param(f.Value.(bool))+")", f.Op, o), nil
 	case kindTime:
-		t, ok := f.Value.(time.Time)
-		if !ok {
-			return "", unsupported("%T value for %q", f.Value, f.Attr)
-		}
-		return c.time(col.exact, f.Op, t, f.Attr)
+		return c.time(o.expr, f.Op, f.Value.(time.Time), f.Attr)
+	case kindTimeKey:
+		return c.nullSafe("("+o.expr+` COLLATE "C" `+sqlOps[f.Op]+" "+c.param(store.TimeKey(f.Value.(time.Time)))+"::text)", f.Op, o), nil
+	case kindNumber:
+		return c.nullSafe("("+o.expr+" "+sqlOps[f.Op]+" "+c.param(f.Value)+"::numeric)", f.Op, o), nil
 	}
-	return "", unsupported("attribute %q", f.Attr)
+	return "", unsupported("comparing %s", a.Path)
 }
 
-// text compiles a comparison of a text expression with s. nullable says
-// whether expr may be NULL (absent), which makes "ne" true.
-func (c *compiler) text(expr string, op store.Op, s string, nullable bool) string {
+// nullSafe makes a comparison on a value that may be absent true or false:
+// true for ne, false for every other operator.
+func (c *compiler) nullSafe(sql string, op store.Op, o operand) string {
+	if !o.nullable {
+		return sql
+	}
+	if op == store.OpNe {
+		return "COALESCE(" + sql + ", TRUE)"
+	}
+	return "COALESCE(" + sql + ", FALSE)"
+}
+
+// text compiles a comparison of a text expression with s.
+func (c *compiler) text(expr string, op store.Op, s string, o operand) string {
+	var sql string
 	switch op {
 	case store.OpCo:
-		return "(" + expr + " LIKE " + c.param("%"+escapeLike(s)+"%") + ` ESCAPE '\')`
+		sql = "(" + expr + " LIKE " + c.param("%"+escapeLike(s)+"%") + ` ESCAPE '\')`
 	case store.OpSw:
-		return "(" + expr + " LIKE " + c.param(escapeLike(s)+"%") + ` ESCAPE '\')`
+		sql = "(" + expr + " LIKE " + c.param(escapeLike(s)+"%") + ` ESCAPE '\')`
 	case store.OpEw:
-		return "(" + expr + " LIKE " + c.param("%"+escapeLike(s)) + ` ESCAPE '\')`
+		sql = "(" + expr + " LIKE " + c.param("%"+escapeLike(s)) + ` ESCAPE '\')`
 	case store.OpNe:
-		if nullable {
+		if o.nullable && o.column {
 			return "(" + expr + " IS NULL OR " + expr + " <> " + c.param(s) + ")"
 		}
+		sql = "(" + expr + " <> " + c.param(s) + ")"
+	default:
+		sql = "(" + expr + " " + sqlOps[op] + " " + c.param(s) + ")"
 	}
-	return "(" + expr + " " + sqlOps[op] + " " + c.param(s) + ")"
+	if o.column {
+		return sql // NULL is false here and under Not's COALESCE
+	}
+	return c.nullSafe(sql, op, o)
 }
 
 // time compiles a comparison of a timestamp column (microsecond precision)
@@ -348,63 +684,4 @@ func escapeLike(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// order is a compiled sort: col is the sort column without its table alias
-// ("" for the default order by id).
-type order struct {
-	col  string
-	desc bool
-}
-
-// sortOrder resolves q's sort for res; an attribute that cannot be sorted
-// on is a *store.UnsupportedError.
-func sortOrder(res *resource, q store.Query) (order, error) {
-	if q.SortBy == "" {
-		return order{desc: q.Descending}, nil
-	}
-	col, ok := res.attrs[q.SortBy]
-	if !ok {
-		return order{}, unsupported("sorting %s by %q", res.name, q.SortBy)
-	}
-	if col.kind == kindID {
-		return order{desc: q.Descending}, nil
-	}
-	name := col.exact
-	if col.kind == kindString && !q.CaseExact {
-		if col.key == "" {
-			return order{}, unsupported("case-insensitive sorting by %q", q.SortBy)
-		}
-		name = col.key
-	}
-	return order{col: name[strings.IndexByte(name, '.')+1:], desc: q.Descending}, nil
-}
-
-// keyCol is the extra select-list item that carries the sort key out of a
-// subquery over the table named alias ("" when sorting by id).
-func (o order) keyCol(alias string) string {
-	if o.col == "" {
-		return ""
-	}
-	return ", " + alias + "." + o.col + " AS sort_key"
-}
-
-// by is the ORDER BY list over the relation named alias: the subquery's
-// table, or "p", the subquery itself (which carries sort_key). Absent values
-// sort last ascending and first descending; ties break by id in the same
-// direction.
-func (o order) by(alias string) string {
-	dir := " ASC"
-	nulls := " NULLS LAST"
-	if o.desc {
-		dir, nulls = " DESC", " NULLS FIRST"
-	}
-	if o.col == "" {
-		return alias + ".id" + dir
-	}
-	key := alias + "." + o.col
-	if alias == "p" {
-		key = "p.sort_key"
-	}
-	return key + dir + nulls + ", " + alias + ".id" + dir
 }

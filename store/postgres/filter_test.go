@@ -112,6 +112,9 @@ func refUser(f store.Filter, u store.User, email *store.Email) bool {
 	case store.Not:
 		return !refUser(f.Term, u, email)
 	case store.ValuePath:
+		if f.Attr == "roles" { // one value, the role
+			return u.Role != "" && refUser(f.Filter, u, nil)
+		}
 		for _, e := range u.Emails {
 			if refUser(f.Filter, u, &e) {
 				return true
@@ -221,9 +224,7 @@ func userCmps(users []store.User) []store.Cmp {
 			}
 			for _, v := range strs {
 				cmps = append(cmps, store.Cmp{Attr: attr, Op: op, Value: v, CaseExact: true})
-				if attr != "externalId" {
-					cmps = append(cmps, store.Cmp{Attr: attr, Op: op, Value: v})
-				}
+				cmps = append(cmps, store.Cmp{Attr: attr, Op: op, Value: v})
 			}
 		}
 	}
@@ -289,11 +290,23 @@ func TestFilterMatchesReference(t *testing.T) {
 	}
 	n := 0
 	cmps := userCmps(users)
-	for i, c := range cmps {
+	// roles.value is a sub-attribute of the multi-valued roles: it is
+	// filtered on in a value path.
+	wrap := func(c store.Cmp) store.Filter {
+		if c.Attr == "roles.value" {
+			return store.ValuePath{Attr: "roles", Filter: c}
+		}
+		return c
+	}
+	for i, cmp := range cmps {
+		c := wrap(cmp)
 		check(c)
 		check(store.Not{Term: c})
+		if cmp.Attr == "roles.value" {
+			check(store.ValuePath{Attr: "roles", Filter: store.Not{Term: cmp}})
+		}
 		// Combinations with a neighbour, including absent-value terms under Not.
-		d := cmps[(i*7+3)%len(cmps)]
+		d := wrap(cmps[(i*7+3)%len(cmps)])
 		check(store.And{c, store.Not{Term: d}})
 		check(store.Not{Term: store.Or{c, d}})
 		n += 4
@@ -377,7 +390,8 @@ func TestUnsupportedFilters(t *testing.T) {
 	ctx := context.Background()
 	tid := newTenant(t, s)
 	userBad := []store.Filter{
-		store.Cmp{Attr: "nickName", Op: store.OpEq, Value: "x"},
+		store.Cmp{Attr: "nope", Op: store.OpEq, Value: "x"},
+		store.Cmp{Attr: "password", Op: store.OpPr},
 		store.Cmp{Attr: "userName", Op: "xx", Value: "x"},
 		store.Cmp{Attr: "userName", Op: store.OpEq, Value: 3},
 		store.Cmp{Attr: "userName", Op: store.OpEq, Value: nil},
@@ -386,7 +400,7 @@ func TestUnsupportedFilters(t *testing.T) {
 		store.Cmp{Attr: "active", Op: store.OpCo, Value: true},
 		store.Cmp{Attr: "meta.created", Op: store.OpEq, Value: "2025-01-01"},
 		store.Cmp{Attr: "meta.created", Op: store.OpSw, Value: t0},
-		store.Cmp{Attr: "externalId", Op: store.OpEq, Value: "x"}, // no folded column
+		store.Cmp{Attr: "roles.value", Op: store.OpEq, Value: "x"}, // only in a value path
 		store.Cmp{Attr: "emails.value", Op: store.OpEq, Value: "x"},
 		store.ValuePath{Attr: "members", Filter: store.Cmp{Attr: "members.value", Op: store.OpEq, Value: "x"}},
 		store.ValuePath{Attr: "emails", Filter: store.Cmp{Attr: "userName", Op: store.OpEq, Value: "x"}},
@@ -401,7 +415,7 @@ func TestUnsupportedFilters(t *testing.T) {
 			t.Errorf("ListUsers(%#v): %v, want *store.UnsupportedError", f, err)
 		}
 	}
-	for _, q := range []store.Query{{SortBy: "emails.value"}, {SortBy: "nickName"}, {SortBy: "externalId"}} {
+	for _, q := range []store.Query{{SortBy: "emails"}, {SortBy: "name"}, {SortBy: "password"}, {SortBy: "nope"}} {
 		if _, err := s.ListUsers(ctx, tid, q); !errors.Is(err, store.ErrUnsupported) {
 			t.Errorf("ListUsers sorted by %q: %v", q.SortBy, err)
 		}

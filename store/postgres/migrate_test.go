@@ -83,7 +83,7 @@ func TestMigrateGroupMembers(t *testing.T) {
 		}
 	}
 
-	if _, err := p.Down(ctx); err != nil {
+	if _, err := p.DownTo(ctx, 2); err != nil {
 		t.Fatalf("Down: %v", err)
 	}
 	var rows int

@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/scimd/scimd/schemas"
 	"github.com/scimd/scimd/store"
 )
 
@@ -347,55 +347,37 @@ func (r reader) GetOwner(ctx context.Context, tenantID string) (store.User, erro
 	return r.oneUser(ctx, `u.tenant_id = $1 AND u.role = 'owner' AND u.state <> 'deleted'`, tenantID)
 }
 
-// ListUsers returns one page of live users matching q and the number of all
-// matches, in one statement (one snapshot). A filter or sort the compiler
-// cannot handle is a *store.UnsupportedError; other errors are the driver's.
+// ListUsers returns one page of live users matching q, the number of all
+// matches and the page's positions and edges, in one statement (one
+// snapshot). A filter or sort the compiler cannot handle is a
+// *store.UnsupportedError; other errors are the driver's.
 func (r reader) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {
 	where, args, err := compileFilter(&userResource, q.Filter, []any{tenantID})
 	if err != nil {
 		return store.UserPage{}, err
 	}
-	order, err := sortOrder(&userResource, q)
+	b := &binder{args: args, filter: len(args)}
+	s, err := compileSort(schemas.User, q, b)
 	if err != nil {
 		return store.UserPage{}, err
 	}
 	if !parseID(tenantID) {
 		return store.UserPage{}, nil
 	}
-	match := `FROM users u WHERE u.tenant_id = $1 AND u.state <> 'deleted' AND (` + where + `)`
-	if q.Limit <= 0 {
-		var page store.UserPage
-		err := r.q.QueryRowxContext(ctx, `SELECT count(*) `+match, args...).Scan(&page.Total)
-		return page, err
-	}
-	args = append(args, q.Limit, max(q.Offset, 0))
-	n := len(args)
-	query := `SELECT c.total, ` + userCols("p") + `, ` + emailsOf("p") +
-		` FROM (SELECT count(*) ` + match + `) AS c(total)` +
-		` LEFT JOIN LATERAL (SELECT ` + userCols("u") + order.keyCol("u") + ` ` + match +
-		` ORDER BY ` + order.by("u") + ` LIMIT $` + strconv.Itoa(n-1) + ` OFFSET $` + strconv.Itoa(n) + `) AS p ON TRUE` +
-		` ORDER BY ` + order.by("p")
-	rows, err := r.q.QueryxContext(ctx, query, args...)
+	p := pageSQL{alias: "u", table: "users", live: "u.state <> 'deleted'", counter: "users",
+		cols: userCols, outer: userCols("p") + ", " + emailsOf("p")}
+	users, info, err := listPage(ctx, r, p, q, where, b, s, func(sc func(...any) error) (store.User, string, bool, error) {
+		var row userRow
+		if err := sc(row.dest()...); err != nil || !row.id.Valid { // !Valid: the empty side of the join
+			return store.User{}, "", false, err
+		}
+		u, err := row.user()
+		return u, u.ID, true, err
+	})
 	if err != nil {
 		return store.UserPage{}, err
 	}
-	defer rows.Close()
-	var page store.UserPage
-	for rows.Next() {
-		var row userRow
-		if err := rows.Scan(append([]any{&page.Total}, row.dest()...)...); err != nil {
-			return store.UserPage{}, err
-		}
-		if !row.id.Valid { // the empty side of the join: no page rows
-			continue
-		}
-		u, err := row.user()
-		if err != nil {
-			return store.UserPage{}, err
-		}
-		page.Users = append(page.Users, u)
-	}
-	return page, rows.Err()
+	return store.UserPage{Users: users, Total: info.total, Keys: info.keys, HasPrev: info.hasPrev, HasNext: info.hasNext}, nil
 }
 
 // UserGroups returns, for each given live user id, the groups the user is a
@@ -492,51 +474,35 @@ func (r reader) GetGroup(ctx context.Context, tenantID, id string) (store.Group,
 	return r.getGroup(ctx, tenantID, id, "")
 }
 
-// ListGroups returns one page of groups matching q and the number of all
-// matches, in one statement (one snapshot). A filter or sort the compiler
-// cannot handle is a *store.UnsupportedError; other errors are the driver's.
+// ListGroups returns one page of groups matching q, the number of all
+// matches and the page's positions and edges, in one statement (one
+// snapshot). A filter or sort the compiler cannot handle is a
+// *store.UnsupportedError; other errors are the driver's.
 func (r reader) ListGroups(ctx context.Context, tenantID string, q store.Query) (store.GroupPage, error) {
 	where, args, err := compileFilter(&groupResource, q.Filter, []any{tenantID})
 	if err != nil {
 		return store.GroupPage{}, err
 	}
-	order, err := sortOrder(&groupResource, q)
+	b := &binder{args: args, filter: len(args)}
+	s, err := compileSort(schemas.Group, q, b)
 	if err != nil {
 		return store.GroupPage{}, err
 	}
 	if !parseID(tenantID) {
 		return store.GroupPage{}, nil
 	}
-	match := `FROM groups g WHERE g.tenant_id = $1 AND (` + where + `)`
-	if q.Limit <= 0 {
-		var page store.GroupPage
-		err := r.q.QueryRowxContext(ctx, `SELECT count(*) `+match, args...).Scan(&page.Total)
-		return page, err
-	}
-	args = append(args, q.Limit, max(q.Offset, 0))
-	n := len(args)
-	query := `SELECT c.total, ` + groupCols("p") +
-		` FROM (SELECT count(*) ` + match + `) AS c(total)` +
-		` LEFT JOIN LATERAL (SELECT ` + groupCols("g") + order.keyCol("g") + ` ` + match +
-		` ORDER BY ` + order.by("g") + ` LIMIT $` + strconv.Itoa(n-1) + ` OFFSET $` + strconv.Itoa(n) + `) AS p ON TRUE` +
-		` ORDER BY ` + order.by("p")
-	rows, err := r.q.QueryxContext(ctx, query, args...)
+	p := pageSQL{alias: "g", table: "groups", live: "TRUE", counter: "groups", cols: groupCols, outer: groupCols("p")}
+	groups, info, err := listPage(ctx, r, p, q, where, b, s, func(sc func(...any) error) (store.Group, string, bool, error) {
+		var row groupRow
+		if err := sc(row.dest()...); err != nil || !row.id.Valid {
+			return store.Group{}, "", false, err
+		}
+		return row.group(), row.id.String, true, nil
+	})
 	if err != nil {
 		return store.GroupPage{}, err
 	}
-	defer rows.Close()
-	var page store.GroupPage
-	for rows.Next() {
-		var row groupRow
-		if err := rows.Scan(append([]any{&page.Total}, row.dest()...)...); err != nil {
-			return store.GroupPage{}, err
-		}
-		if !row.id.Valid {
-			continue
-		}
-		page.Groups = append(page.Groups, row.group())
-	}
-	return page, rows.Err()
+	return store.GroupPage{Groups: groups, Total: info.total, Keys: info.keys, HasPrev: info.hasPrev, HasNext: info.hasNext}, nil
 }
 
 // GroupMembers returns, for each given group id, its members ordered by

@@ -21,3 +21,17 @@ func BenchmarkAddMembers(b *testing.B) {
 	}
 	storetest.BenchAddMembers(b, s)
 }
+
+// BenchmarkPageDepth: the first page and the page at startIndex=99,901 of
+// a 100,000-user directory (storetest.BenchPageDepth).
+func BenchmarkPageDepth(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "scimd.db"))
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(b.Context()); err != nil {
+		b.Fatalf("Migrate: %v", err)
+	}
+	storetest.BenchPageDepth(b, s)
+}

@@ -96,7 +96,7 @@ func TestMigrateGroupMembers(t *testing.T) {
 		t.Error("a membership of a missing group was stored")
 	}
 
-	if _, err := p.Down(ctx); err != nil {
+	if _, err := p.DownTo(ctx, 2); err != nil {
 		t.Fatalf("Down: %v", err)
 	}
 	var rows int

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/scimd/scimd/schemas"
 	"github.com/scimd/scimd/store"
 )
 
@@ -342,33 +343,28 @@ func (c conn) GetOwner(ctx context.Context, tenantID string) (store.User, error)
 	return c.getUser(ctx, `u.tenant_id = ? AND u.role = 'owner' AND u.state <> 'deleted'`, tenantID)
 }
 
+// userKeyRow is a user row with its sort key.
+type userKeyRow struct {
+	userRow
+	SortKey any `db:"sort_key"`
+}
+
 func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {
 	where, args, err := compileWhere(userTable, q.Filter)
 	if err != nil {
 		return store.UserPage{}, err
 	}
-	order, err := compileOrder(userTable, q)
+	s, err := compileSort(schemas.User, q)
 	if err != nil {
 		return store.UserPage{}, err
 	}
-	if q.Offset < 0 || q.Limit < 0 {
-		return store.UserPage{}, &store.UnsupportedError{What: "negative offset or limit"}
-	}
-	base := ` FROM users u WHERE u.tenant_id = ? AND u.state <> 'deleted' AND (` + where + `)`
-	args = append([]any{tenantID}, args...)
-	var page store.UserPage
-	if err := sqlx.GetContext(ctx, c.q, &page.Total, `SELECT COUNT(*)`+base, args...); err != nil {
-		return store.UserPage{}, fmt.Errorf("sqlite: count users: %w", err)
-	}
-	if q.Limit == 0 || q.Offset >= page.Total {
-		return page, nil
-	}
-	var rows []userRow
-	err = sqlx.SelectContext(ctx, c.q, &rows, `SELECT `+userCols+base+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-		append(args, q.Limit, q.Offset)...)
+	p := pageSQL{alias: "u", from: "users u", ids: "users u INDEXED BY users_live", live: "u.state <> 'deleted'",
+		cols: userCols, counter: "users"}
+	rows, info, err := listPage(ctx, c, p, tenantID, q, where, args, s, func(r *userKeyRow) (string, any) { return r.ID, r.SortKey })
 	if err != nil {
-		return store.UserPage{}, fmt.Errorf("sqlite: list users: %w", err)
+		return store.UserPage{}, err
 	}
+	page := store.UserPage{Total: info.total, Keys: info.keys, HasPrev: info.hasPrev, HasNext: info.hasNext}
 	page.Users = make([]store.User, len(rows))
 	ptrs := make([]*store.User, len(rows))
 	for i, r := range rows {
@@ -451,33 +447,27 @@ func (c conn) GetGroup(ctx context.Context, tenantID, id string) (store.Group, e
 	return r.group(), nil
 }
 
+// groupKeyRow is a group row with its sort key.
+type groupKeyRow struct {
+	groupRow
+	SortKey any `db:"sort_key"`
+}
+
 func (c conn) ListGroups(ctx context.Context, tenantID string, q store.Query) (store.GroupPage, error) {
 	where, args, err := compileWhere(groupTable, q.Filter)
 	if err != nil {
 		return store.GroupPage{}, err
 	}
-	order, err := compileOrder(groupTable, q)
+	s, err := compileSort(schemas.Group, q)
 	if err != nil {
 		return store.GroupPage{}, err
 	}
-	if q.Offset < 0 || q.Limit < 0 {
-		return store.GroupPage{}, &store.UnsupportedError{What: "negative offset or limit"}
-	}
-	base := ` FROM groups g WHERE g.tenant_id = ? AND (` + where + `)`
-	args = append([]any{tenantID}, args...)
-	var page store.GroupPage
-	if err := sqlx.GetContext(ctx, c.q, &page.Total, `SELECT COUNT(*)`+base, args...); err != nil {
-		return store.GroupPage{}, fmt.Errorf("sqlite: count groups: %w", err)
-	}
-	if q.Limit == 0 || q.Offset >= page.Total {
-		return page, nil
-	}
-	var rows []groupRow
-	err = sqlx.SelectContext(ctx, c.q, &rows, `SELECT `+groupCols+base+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-		append(args, q.Limit, q.Offset)...)
+	p := pageSQL{alias: "g", from: "groups g", live: "1", cols: groupCols, counter: "groups"}
+	rows, info, err := listPage(ctx, c, p, tenantID, q, where, args, s, func(r *groupKeyRow) (string, any) { return r.ID, r.SortKey })
 	if err != nil {
-		return store.GroupPage{}, fmt.Errorf("sqlite: list groups: %w", err)
+		return store.GroupPage{}, err
 	}
+	page := store.GroupPage{Total: info.total, Keys: info.keys, HasPrev: info.hasPrev, HasNext: info.hasNext}
 	page.Groups = make([]store.Group, len(rows))
 	for i, r := range rows {
 		page.Groups[i] = r.group()

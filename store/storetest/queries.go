@@ -31,6 +31,8 @@ func emails(f store.Filter) store.Filter { return store.ValuePath{Attr: "emails"
 
 func members(f store.Filter) store.Filter { return store.ValuePath{Attr: "members", Filter: f} }
 
+func roles(f store.Filter) store.Filter { return store.ValuePath{Attr: "roles", Filter: f} }
+
 // Short names of the operators.
 const (
 	eq = store.OpEq
@@ -271,11 +273,16 @@ func testUserFilters(e *env) {
 		{present("active"), all},
 		{not(cmpF("active", eq, false)), []string{A, C, E, R}},
 
-		// roles.value (absent for erin).
-		{cmpF("roles.value", eq, "ADMIN"), []string{B}},
-		{cmpF("roles.value", ne, "member"), []string{A, B, R}},
-		{cmpF("roles.value", sw, "o"), []string{A}},
-		{present("roles.value"), []string{A, B, C, E}},
+		// roles.value (absent for erin): the one role is one value of
+		// roles, so ne needs a role that differs.
+		{roles(cmpF("roles.value", eq, "ADMIN")), []string{B}},
+		{roles(cmpF("roles.value", ne, "member")), []string{A, B}},
+		{not(roles(cmpF("roles.value", eq, "member"))), []string{A, B, R}},
+		{roles(cmpF("roles.value", sw, "o")), []string{A}},
+		{roles(present("roles.value")), []string{A, B, C, E}},
+		{present("roles"), []string{A, B, C, E}},
+		{roles(store.And{cmpF("roles.primary", eq, true), cmpX("roles.value", eq, "owner")}), []string{A}},
+		{roles(present("roles.display")), nil},
 
 		// meta.created (Alice +0s … erin +4s), compared as instants.
 		{cmpF("meta.created", eq, t0), []string{A}},
@@ -532,10 +539,20 @@ func testUnsupported(e *env) {
 	e.user(tn.ID, "u")
 	e.group(tn.ID, "g")
 	userBad := []store.Filter{
-		cmpF("nickName", eq, "x"),
-		cmpF("name.formatted", eq, "x"),
+		cmpF("nope", eq, "x"),
+		cmpF("name.nope", eq, "x"),
 		cmpF("password", eq, "x"),
-		present("nickName"),
+		present("password"),
+		cmpF("name", eq, "x"),
+		cmpF("emails", eq, "x"),
+		cmpF("meta.location", eq, "x"), // no Base
+		roles(cmpF("roles.value", eq, int64(1))),
+		store.ValuePath{Attr: "name", Filter: present("name.givenName")},
+		store.ValuePath{Attr: "userName", Filter: present("userName")},
+		store.ValuePath{Attr: "groups", Filter: cmpF("groups.$ref", eq, "x")}, // no Base
+		cmpF("nickName", gt, true),
+		cmpF("emails.display", eq, "x"),
+		store.ValuePath{Attr: "phoneNumbers", Filter: cmpF("phoneNumbers.primary", gt, true)},
 		cmpF("userName", "xx", "x"),
 		cmpF("userName", "", "x"),
 		cmpF("userName", eq, int64(3)),
@@ -554,7 +571,6 @@ func testUnsupported(e *env) {
 		emails(cmpF("emails.primary", eq, "yes")),
 		store.ValuePath{Attr: "emails"},
 		store.ValuePath{Attr: "members", Filter: cmpX("members.value", eq, "x")},
-		store.ValuePath{Attr: "phoneNumbers", Filter: cmpF("phoneNumbers.value", eq, "x")},
 		store.Not{},
 		store.And{present("userName"), nil},
 		store.Or{nil},
@@ -569,6 +585,8 @@ func testUnsupported(e *env) {
 		emails(cmpF("emails.value", eq, "x")),
 		store.ValuePath{Attr: "members"},
 		store.Not{Term: nil},
+		members(cmpF("members.$ref", eq, "x")), // no Base
+		cmpF("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", eq, "x"),
 	}
 	wantUnsupported := func(what string, err error) {
 		e.Helper()
@@ -589,18 +607,18 @@ func testUnsupported(e *env) {
 			wantUnsupported(fmt.Sprintf("ListGroups(%#v, limit %d)", f, limit), err)
 		}
 	}
-	for _, by := range []string{"emails.value", "emails", "nickName", "members.value", "name"} {
+	for _, by := range []string{"emails", "members.value", "name", "password", "schemas", "nope", "phoneNumbers"} {
 		_, err := e.s.ListUsers(e.ctx, tn.ID, store.Query{SortBy: by, Limit: 10})
 		wantUnsupported("ListUsers sorted by "+by, err)
 	}
-	for _, by := range []string{"members.value", "members", "userName", "active"} {
+	for _, by := range []string{"members", "userName", "active", "meta"} {
 		_, err := e.s.ListGroups(e.ctx, tn.ID, store.Query{SortBy: by, Limit: 10})
 		wantUnsupported("ListGroups sorted by "+by, err)
 	}
 	// Inside a transaction too; the error rolls it back and the store stays
 	// usable.
 	err := e.update(func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.ListUsers(ctx, tn.ID, store.Query{Filter: cmpF("nickName", eq, "x"), Limit: 1})
+		_, err := tx.ListUsers(ctx, tn.ID, store.Query{Filter: cmpF("nope", eq, "x"), Limit: 1})
 		return err
 	})
 	wantUnsupported("tx.ListUsers", err)
