@@ -5,6 +5,9 @@
 // Backends live in store/sqlite and store/postgres; both pass the one
 // conformance suite in store/storetest. Every method is scoped by tenant:
 // no call reads or writes rows of a tenant other than the one it names.
-// Case folding for caseExact=false attributes is done in Go by Fold, so both
-// databases agree on which strings are equal.
+// Case folding for caseExact=false attributes is Fold: the *_key columns are
+// folded in Go when written, and values folded in the database (attributes
+// of the JSON document) go through SQL that agrees with Fold exactly
+// (scimd_fold on SQLite, lower() under "C" plus translate() on
+// PostgreSQL), so both databases agree on which strings are equal.
 package store

@@ -22,7 +22,10 @@ import "time"
 //     except ne, which is true.
 //   - A value of a multi-valued attribute is a JSON object; the values of
 //     emails without a non-empty "value" are not values for filtering (they
-//     are not kept in the emails table).
+//     are not kept in the emails table), and the primary sub-attribute of a
+//     value is false when absent (as the emails table stores it). A
+//     comparison on a sub-attribute is true when some value satisfies it,
+//     so ne is false for a resource without values.
 //   - Strings compare by the byte order of their UTF-8 (after Fold, on both
 //     sides, unless CaseExact); co, sw and ew are substring tests on the same
 //     strings. Booleans take only eq and ne. Date-times compare as instants,

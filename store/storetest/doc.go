@@ -9,7 +9,9 @@
 // The suite is the executable form of the doc comments in package store:
 // tenants and tokens, user and group round trips, uniqueness, versions,
 // tombstones, memberships, tenant isolation, the filter semantics of
-// store.Filter on every attribute and operator, sorting, paging,
+// store.Filter on every attribute and operator (hand-written cases, and
+// generated filters on generated data checked against the reference
+// evaluator internal/filtereval), sorting, paging,
 // serialised concurrent updates, and the user lifecycle (seat counts,
 // email and userName reservation, the one owner, erase and restore, token
 // kinds). It uses only the store interfaces, so
