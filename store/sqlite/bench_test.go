@@ -33,5 +33,5 @@ func BenchmarkPageDepth(b *testing.B) {
 	if err := s.Migrate(b.Context()); err != nil {
 		b.Fatalf("Migrate: %v", err)
 	}
-	storetest.BenchPageDepth(b, s)
+	storetest.BenchPageDepth(b, s, nil)
 }

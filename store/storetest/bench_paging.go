@@ -36,8 +36,10 @@ const (
 //   - "count": only the total (count=0).
 //
 // A backend whose deep pages scale with their depth shows "keyset-99901"
-// well above "first".
-func BenchPageDepth(b *testing.B, s store.Store) {
+// well above "first". settle, when not nil, runs after the seeding (the
+// PostgreSQL benchmark vacuums and analyzes there, the state autovacuum
+// reaches soon after a bulk load).
+func BenchPageDepth(b *testing.B, s store.Store, settle func(b *testing.B)) {
 	ctx := b.Context()
 	tn := store.Tenant{ID: newID(), Name: "bench-" + newID(), Policy: []byte(`{}`), Created: t0}
 	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CreateTenant(ctx, &tn) }); err != nil {
@@ -84,6 +86,9 @@ func BenchPageDepth(b *testing.B, s store.Store) {
 		b.Fatalf("seed users: %v", seedErr)
 	}
 	b.Logf("seeded %d users in %v", benchDirectory, time.Since(start).Round(time.Millisecond))
+	if settle != nil {
+		settle(b)
+	}
 
 	list := func(b *testing.B, q store.Query) store.UserPage {
 		p, err := s.ListUsers(ctx, tn.ID, q)
