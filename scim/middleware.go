@@ -140,7 +140,7 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 // request with a SCIM 401 without one.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := auth.Authenticate(r.Context(), s.cfg.Store, r.Header.Get("Authorization"), store.TokenSCIM, s.cfg.Now())
+		p, err := auth.Authenticate(r.Context(), s.tokens, r.Header.Get("Authorization"), store.TokenSCIM, s.cfg.Now())
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"github.com/scimd/scimd/internal/auth"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,6 +30,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// TokenCacheTTL is how long a token read from the store is trusted
+	// before it is read again (auth.Cache); 0 reads it on every request.
+	// A revocation made by another process takes effect within it.
+	TokenCacheTTL time.Duration
 }
 
 // Limits advertised in /ServiceProviderConfig and enforced.
@@ -37,6 +42,8 @@ const (
 	MaxCount            = 1000 // filter.maxResults: the largest page
 	DefaultCount        = 100
 	MaxFilterLength     = 4096
+	// DefaultTokenCacheTTL is the TokenCacheTTL scimd serve runs with.
+	DefaultTokenCacheTTL = 2 * time.Second
 )
 
 type server struct {
@@ -45,6 +52,7 @@ type server struct {
 	metrics *obs.Metrics
 	cursors cursorKeys // the key cursors are signed with
 	walks   walks      // where index-paged walks left off
+	tokens  *auth.Cache
 }
 
 // NewServer returns scimd's HTTP handler: /healthz, /readyz, /metrics and
@@ -62,7 +70,7 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = obs.NewMetrics()
 	}
-	s := &server{cfg: cfg, log: cfg.Log, metrics: cfg.Metrics}
+	s := &server{cfg: cfg, log: cfg.Log, metrics: cfg.Metrics, tokens: auth.NewCache(cfg.Store, cfg.TokenCacheTTL, cfg.Now)}
 
 	r := chi.NewRouter()
 	r.Use(withRequestID, canonicalPath, s.observe, s.limitBody)

@@ -139,35 +139,27 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 // resources.
 func (s *server) userPage(r *http.Request, lp listParams) (pageMeta, []any, error) {
 	p := principal(r.Context())
-	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, withBase(lp.query, s.baseURL(r)))
+	q := withBase(lp.query, s.baseURL(r))
+	q.WithGroups = !lp.projection.excludes("groups")
+	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, q)
 	if err != nil {
 		return pageMeta{}, nil, err
 	}
 	meta := pageMeta{Total: page.Total, Keys: page.Keys, HasPrev: page.HasPrev, HasNext: page.HasNext}
-	var groups map[string][]store.GroupRef
-	if len(page.Users) > 0 && !lp.projection.excludes("groups") {
-		ids := make([]string, len(page.Users))
-		for i := range page.Users {
-			ids[i] = page.Users[i].ID
-		}
-		if groups, err = s.cfg.Store.UserGroups(r.Context(), p.TenantID, ids); err != nil {
-			return pageMeta{}, nil, err
-		}
-	}
 	base := s.baseURL(r)
 	res := make([]any, 0, len(page.Users))
 	fast := lp.projection.empty()
 	for i := range page.Users {
 		u := &page.Users[i]
 		if fast {
-			raw, err := renderUserJSON(u, groups[u.ID], base)
+			raw, err := renderUserJSON(u, u.Groups, base)
 			if err != nil {
 				return pageMeta{}, nil, err
 			}
 			res = append(res, raw)
 			continue
 		}
-		doc, err := renderUser(u, groups[u.ID], base)
+		doc, err := renderUser(u, u.Groups, base)
 		if err == nil {
 			doc, err = lp.projection.apply(schemas.User, doc)
 		}

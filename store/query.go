@@ -139,6 +139,9 @@ type Query struct {
 	// is reported for pages with Limit > 0 that are not Before pages, and
 	// HasPrev for Before pages.
 	Edges bool
+	// WithGroups asks ListUsers to fill the Groups of every user of the
+	// page, read with the page (ignored by ListGroups).
+	WithGroups bool
 }
 
 // Position is a place in the order of a Query: the sort key of a resource

@@ -259,6 +259,10 @@ type User struct {
 	Version  int64
 	Created  time.Time
 	Modified time.Time
+	// Groups are the groups the user is a direct member of, ordered as
+	// UserGroups orders them. Only ListUsers with Query.WithGroups fills
+	// them (an empty, non-nil slice for none); elsewhere they are nil.
+	Groups []GroupRef
 }
 
 // Email is one value of a user's emails, kept in its own table for indexed

@@ -344,7 +344,8 @@ func serve(db database, svc *provision.Service) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := scim.NewServer(scim.Config{Store: db, Provision: svc, Log: slog.New(slog.DiscardHandler), Metrics: obs.NewMetrics()})
+	h := scim.NewServer(scim.Config{Store: db, Provision: svc, Log: slog.New(slog.DiscardHandler), Metrics: obs.NewMetrics(),
+		TokenCacheTTL: scim.DefaultTokenCacheTTL})
 	s := &server{
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
 		url: "http://" + ln.Addr().String() + "/scim/v2",

@@ -41,7 +41,9 @@ Usage:
 Every command takes --database-url (env SCIMD_DATABASE_URL; default: the SQLite
 file scimd.db in the working directory; sqlite:///abs/path.db, sqlite://rel/path.db
 or postgres://…). serve also reads SCIMD_ADDR, SCIMD_BASE_URL, SCIMD_LOG_FORMAT
-(text|json), SCIMD_LOG_LEVEL (debug|info|warn|error) and SCIMD_MAX_BODY_BYTES.
+(text|json), SCIMD_LOG_LEVEL (debug|info|warn|error), SCIMD_MAX_BODY_BYTES and
+SCIMD_TOKEN_CACHE_TTL (default 2s: how long a running server trusts a token it
+has read; a revocation reaches it within that time; 0s reads on every request).
 `
 
 // env is the configuration every command shares.
@@ -463,6 +465,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("SCIMD_MAX_BODY_BYTES %q: use a number of bytes ≥ 1024", v)
 		}
 	}
+	tokenTTL := scim.DefaultTokenCacheTTL
+	if v := e.getenv("SCIMD_TOKEN_CACHE_TTL"); v != "" {
+		if tokenTTL, err = time.ParseDuration(v); err != nil || tokenTTL < 0 || tokenTTL > time.Minute {
+			return fmt.Errorf("SCIMD_TOKEN_CACHE_TTL %q: use a duration from 0s to 1m", v)
+		}
+	}
 	db, err := e.open(ctx)
 	if err != nil {
 		return err
@@ -486,6 +494,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	srv := &http.Server{
 		Handler: scim.NewServer(scim.Config{
 			Store: db, Provision: svc, Log: log, Metrics: obs.NewMetrics(), BaseURL: base, MaxBodyBytes: maxBody,
+			TokenCacheTTL: tokenTTL,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,

@@ -45,7 +45,8 @@ const (
 // snapshot) outside any explicit transaction.
 type Store struct {
 	reader
-	db *sqlx.DB
+	db    *sqlx.DB
+	stmts *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,7 +85,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
-	return &Store{reader: reader{q: db}, db: db}, nil
+	stmts := newStmtCache(db)
+	return &Store{reader: reader{q: conn{db: db, cache: stmts}}, db: db, stmts: stmts}, nil
 }
 
 // MigrationsFS returns the embedded migration files (migrations/*.sql), for
@@ -136,7 +138,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx stor
 			_ = tx.Rollback()
 		}
 	}()
-	err = fn(ctx, &txn{reader: reader{q: tx}})
+	err = fn(ctx, &txn{reader: reader{q: conn{db: s.db, tx: tx, cache: s.stmts}}})
 	finished = true
 	if err != nil {
 		_ = tx.Rollback()
@@ -156,6 +158,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the connection pool; it returns the error of closing it.
 func (s *Store) Close() error {
+	s.stmts.close()
 	return s.db.Close()
 }
 

@@ -174,14 +174,33 @@ type userRow struct {
 	familyName, role, state, passwordHash        sql.NullString
 	active, erased                               sql.NullBool
 	deactivatedAt, created, modified             sql.NullTime
-	doc, emails                                  []byte
+	doc, emails, groups                          []byte
 	version                                      sql.NullInt64
+	withGroups                                   bool // the row has the groupsOf column
 }
 
 func (u *userRow) dest() []any {
-	return []any{&u.tenantID, &u.id, &u.userName, &u.externalID, &u.active, &u.displayName,
+	d := []any{&u.tenantID, &u.id, &u.userName, &u.externalID, &u.active, &u.displayName,
 		&u.givenName, &u.familyName, &u.role, &u.state, &u.deactivatedAt, &u.erased, &u.passwordHash, &u.doc,
 		&u.version, &u.created, &u.modified, &u.emails}
+	if u.withGroups {
+		d = append(d, &u.groups)
+	}
+	return d
+}
+
+// groupsOf is a scalar subquery that returns the groups the user row named
+// alias is a direct member of as a JSON array, ordered as UserGroups orders
+// them (NULL for none).
+func groupsOf(alias string) string {
+	return `(SELECT json_agg(json_build_object('i', g.id, 'n', g.display_name) ORDER BY g.display_name, g.id)` +
+		` FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id` +
+		` WHERE m.tenant_id = ` + alias + `.tenant_id AND m.member_id = ` + alias + `.id AND m.member_type = 'User')`
+}
+
+type groupRefJSON struct {
+	I string `json:"i"`
+	N string `json:"n"`
 }
 
 type emailJSON struct {
@@ -218,6 +237,19 @@ func (u *userRow) user() (store.User, error) {
 		out.Emails = make([]store.Email, len(es))
 		for i, e := range es {
 			out.Emails[i] = store.Email{Value: e.V, Type: e.T, Primary: e.P}
+		}
+	}
+	if u.withGroups {
+		out.Groups = []store.GroupRef{}
+		if len(u.groups) > 0 {
+			var gs []groupRefJSON
+			if err := json.Unmarshal(u.groups, &gs); err != nil {
+				return store.User{}, fmt.Errorf("postgres: decode groups: %w", err)
+			}
+			out.Groups = make([]store.GroupRef, len(gs))
+			for i, g := range gs {
+				out.Groups[i] = store.GroupRef{ID: g.I, DisplayName: g.N}
+			}
 		}
 	}
 	return out, nil
@@ -366,8 +398,11 @@ func (r reader) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 	}
 	p := pageSQL{alias: "u", table: "users", live: "u.state <> 'deleted'", counter: "users",
 		cols: userCols, outer: userCols("p") + ", " + emailsOf("p")}
+	if q.WithGroups {
+		p.outer += ", " + groupsOf("p")
+	}
 	users, info, err := listPage(ctx, r, p, q, where, b, s, func(sc func(...any) error) (store.User, string, bool, error) {
-		var row userRow
+		row := userRow{withGroups: q.WithGroups}
 		if err := sc(row.dest()...); err != nil || !row.id.Valid { // !Valid: the empty side of the join
 			return store.User{}, "", false, err
 		}

@@ -237,9 +237,18 @@ func (c *compiler) put(b *strings.Builder, sql string, args []any) {
 type source struct {
 	from, where string
 	sub         func(a *schemas.Attr, base string) (operand, error)
+	// in, when set, opens the test as "key IN (SELECT … WHERE …" instead
+	// of a correlated EXISTS: SQLite runs the subquery once, on its index,
+	// and probes the resource rows by key, where an EXISTS is evaluated
+	// for every resource row of the tenant.
+	in string
 }
 
 func (c *compiler) openExists(b *strings.Builder, s source) {
+	if s.in != "" {
+		b.WriteString(s.in)
+		return
+	}
 	b.WriteString("EXISTS (SELECT 1")
 	if s.from != "" {
 		b.WriteString(" FROM " + s.from)
@@ -255,9 +264,12 @@ func (c *compiler) source(a *schemas.Attr, f store.Filter) (source, error) {
 	case c.rt == schemas.User && a.Path == "emails":
 		m := c.t.multi["emails"]
 		if subsIn(f, m.attrs) {
+			// ?1 is the tenant id: every statement of the store binds it
+			// first (u.tenant_id = ?), and SQLite numbers the following
+			// plain ? parameters after the largest number used so far.
 			return source{from: m.from, where: m.link, sub: func(s *schemas.Attr, _ string) (operand, error) {
 				return columnOperand(m.attrs[s.Path]), nil
-			}}, nil
+			}, in: "u.id IN (SELECT e.user_id FROM " + m.from + " WHERE e.tenant_id = ?1"}, nil
 		}
 		// A sub-attribute the table does not keep: the document's values,
 		// those with a value, as the table holds them.

@@ -374,6 +374,22 @@ func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (st
 	if err := c.fillEmails(ctx, tenantID, ptrs); err != nil {
 		return store.UserPage{}, err
 	}
+	if q.WithGroups && len(rows) > 0 {
+		ids := make([]string, len(rows))
+		for i := range page.Users {
+			ids[i] = page.Users[i].ID
+		}
+		gm, err := c.UserGroups(ctx, tenantID, ids)
+		if err != nil {
+			return store.UserPage{}, err
+		}
+		for i := range page.Users {
+			page.Users[i].Groups = gm[page.Users[i].ID]
+			if page.Users[i].Groups == nil {
+				page.Users[i].Groups = []store.GroupRef{}
+			}
+		}
+	}
 	return page, nil
 }
 

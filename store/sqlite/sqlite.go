@@ -92,12 +92,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	// SQLite plans by statistics it only gathers when asked; without them a
-	// large single-tenant directory picks the tenant prefix of the primary
-	// key over the right index. optimize runs a bounded ANALYZE where needed.
-	if _, err := s.w.ExecContext(ctx, `PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002`); err != nil {
-		return fmt.Errorf("sqlite: migrate: optimize: %w", err)
-	}
+	// Reader connections opened before the migrations read the planner
+	// statistics of 00005_stats.sql only when they next open: start them
+	// afresh.
+	s.r.SetMaxIdleConns(0)
+	s.r.SetMaxIdleConns(readers)
 	return nil
 }
 

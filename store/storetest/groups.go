@@ -349,6 +349,10 @@ func testMembers(e *env) {
 		e.Errorf("UserGroups(none) = %v, %v", ug, err)
 	}
 
+	// ListUsers with WithGroups reads every user's groups with the page,
+	// as UserGroups has them (an empty slice for none); without it, none.
+	e.wantListGroups(ta.ID)
+
 	// RemoveMembers ignores ids that are not members.
 	e.must(func(ctx context.Context, tx store.Tx) error {
 		return tx.RemoveMembers(ctx, ta.ID, alpha.ID, []string{a.ID, d.ID, newID(), "not-a-uuid", a.ID})
@@ -937,5 +941,55 @@ func testGroupMemberConcurrency(e *env) {
 	}
 	if got := e.mustGetGroup(tn.ID, a.ID); got.Version != 11 {
 		e.Errorf("group a: version %d, want 11", got.Version)
+	}
+}
+
+// wantListGroups fails the test unless ListUsers with WithGroups fills the
+// Groups of every live user of the tenant exactly as UserGroups reports
+// them, with a filter and without, and leaves them nil without WithGroups.
+func (e *env) wantListGroups(tenantID string) {
+	e.Helper()
+	for _, q := range []store.Query{
+		{Limit: 1000, WithGroups: true},
+		{Limit: 1000, WithGroups: true, SortBy: "userName", Descending: true},
+		{Limit: 1000, WithGroups: true, Filter: store.Cmp{Attr: "userName", Op: store.OpPr}},
+	} {
+		page, err := e.s.ListUsers(e.ctx, tenantID, q)
+		if err != nil {
+			e.Fatalf("ListUsers(WithGroups): %v", err)
+		}
+		if len(page.Users) == 0 {
+			e.Fatalf("ListUsers(WithGroups) returned no users")
+		}
+		ids := make([]string, len(page.Users))
+		for i, u := range page.Users {
+			ids[i] = u.ID
+		}
+		ug, err := e.s.UserGroups(e.ctx, tenantID, ids)
+		if err != nil {
+			e.Fatalf("UserGroups: %v", err)
+		}
+		for _, u := range page.Users {
+			want := ug[u.ID]
+			if want == nil {
+				want = []store.GroupRef{}
+			}
+			if u.Groups == nil {
+				e.Errorf("ListUsers(WithGroups): %s has nil Groups, want %v", u.UserName, want)
+				continue
+			}
+			if d := cmp.Diff(want, u.Groups); d != "" {
+				e.Errorf("ListUsers(WithGroups) groups of %s (-UserGroups +ListUsers):\n%s", u.UserName, d)
+			}
+		}
+	}
+	page, err := e.s.ListUsers(e.ctx, tenantID, store.Query{Limit: 1000})
+	if err != nil {
+		e.Fatalf("ListUsers: %v", err)
+	}
+	for _, u := range page.Users {
+		if u.Groups != nil {
+			e.Errorf("ListUsers without WithGroups filled the groups of %s: %v", u.UserName, u.Groups)
+		}
 	}
 }

@@ -465,12 +465,21 @@ func testKeysetChurn(e *env) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(1, 2))
 			var mine []string
+			// The users this churn created leave with it, whether the walk
+			// stopped it or it used up its budget first: the next round
+			// creates the same userNames.
+			defer func() {
+				for _, id := range mine {
+					if err := e.update(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tn.ID, id, t0, false) }); err != nil {
+						if churnErr.Load() == nil { // only this goroutine stores
+							churnErr.Store(err)
+						}
+					}
+				}
+			}()
 			for ops.Load() < budget {
 				select {
 				case <-stop:
-					for _, id := range mine {
-						_ = e.update(func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, tn.ID, id, t0, false) })
-					}
 					return
 				default:
 				}
