@@ -82,8 +82,10 @@ func parseFilter(rt *schemas.ResourceType, text string, o schemas.Options) (stor
 			return a
 		})
 	}
-	expr, err := filter.ParseFilter([]byte(cut))
-	if err != nil {
+	var expr filter.Expression
+	if q, ok := quickCompare(cut); ok {
+		expr = q
+	} else if expr, err = filter.ParseFilter([]byte(cut)); err != nil {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): %s", text)
 	}
 	f, err := c.compile(expr, nil)

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,6 +56,7 @@ type config struct {
 	seedBatch   int
 	seedWorkers int
 	timeout     time.Duration
+	cpuProfile  string
 	randSeed    uint64
 }
 
@@ -97,6 +99,7 @@ Flags:
 	fs.IntVar(&c.seedBatch, "seed-batch", 1000, "users per seeding transaction")
 	fs.IntVar(&c.seedWorkers, "seed-workers", 0, "concurrent seeding transactions (0: 1 on SQLite, 4 on PostgreSQL)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phases (go tool pprof) to this file")
 	seed := fs.Uint64("rand-seed", 1, "random seed of the request mix")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -208,6 +211,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(cfg.phases) == 0 {
 		return finish(rep, b, nil, started, stdout)
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	base, token := cfg.base, cfg.token
