@@ -130,6 +130,15 @@ type Tx interface {
 	// the transaction ends, serialising changes that count the tenant's
 	// users (seats, the owner) across processes. Missing: ErrNotFound.
 	LockTenant(ctx context.Context, tenantID string) (Tenant, error)
+	// LockKeys holds, until the transaction ends, an exclusive lock on each
+	// (tenant, kind, key) named, so that transactions naming a common key
+	// run one after the other (across processes) while the others do not
+	// wait: e.g. kind "email" with folded email addresses, so that two
+	// creates of one address cannot both find it free. Keys are taken in a
+	// fixed order whatever the order given, so two transactions locking
+	// overlapping sets do not deadlock; a transaction that also takes
+	// LockTenant must take it first. Errors are the driver's.
+	LockKeys(ctx context.Context, tenantID, kind string, keys []string) error
 
 	// LockGroup is LockUser for groups.
 	LockGroup(ctx context.Context, tenantID, id string) (Group, error)

@@ -335,3 +335,53 @@ func TestLastSeatAcrossReplicas(t *testing.T) {
 		t.Fatalf("seats after the race: %+v", st.Seats)
 	}
 }
+
+// TestUniqueEmailAcrossReplicas races creates of one email address (in
+// several spellings) through several services over their own pools to the
+// same PostgreSQL database, next to creates of other addresses: exactly
+// one of the shared address may win, and every other address is created.
+func TestUniqueEmailAcrossReplicas(t *testing.T) {
+	u := pgtest.URL(t)
+	ctx := context.Background()
+	var replicas []*Service
+	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	for range 3 {
+		s, err := postgres.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		replicas = append(replicas, New(s, c.now, nil))
+	}
+	_, cli := setup(t, replicas[0].store, c, "acme", "", "unique_emails=true")
+	spellings := []string{"same@example.com", "SAME@example.com", "Same@Example.COM"}
+	var wins, refusals, others atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			rep := replicas[i%len(replicas)]
+			shared := i%2 == 0
+			email := fmt.Sprintf("own%d@example.com", i)
+			if shared {
+				email = spellings[i%len(spellings)]
+			}
+			_, err := rep.CreateUser(ctx, cli, newUser(fmt.Sprintf("racer%d", i), email, true, ""))
+			var v *policy.Violation
+			switch {
+			case err == nil && shared:
+				wins.Add(1)
+			case err == nil:
+				others.Add(1)
+			case shared && errors.As(err, &v) && v.Rule == policy.RuleUniqueEmail:
+				refusals.Add(1)
+			default:
+				t.Errorf("racer %d (%s): %v", i, email, err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || refusals.Load() != 7 || others.Load() != 8 {
+		t.Fatalf("shared address: %d wins, %d refusals; other addresses: %d created; want 1, 7 and 8",
+			wins.Load(), refusals.Load(), others.Load())
+	}
+}

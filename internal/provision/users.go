@@ -262,8 +262,20 @@ func (s *Service) check(ctx context.Context, tx store.Tx, a Actor, settings poli
 	f := &ch.Facts
 	f.Self = a.OwnerID != "" && a.OwnerID == subjectID
 	need := policy.Needs(settings, ch)
-	if need.Seats || need.OtherOwner || need.Emails {
+	// Seats and the owner are counts over the tenant: one change at a time
+	// per tenant. Unique emails need only the addresses the change brings:
+	// creates of different addresses run side by side.
+	if need.Seats || need.OtherOwner {
 		if _, err := tx.LockTenant(ctx, a.TenantID); err != nil {
+			return err
+		}
+	}
+	if need.Emails {
+		keys := make([]string, len(ch.After.Emails))
+		for i, e := range ch.After.Emails {
+			keys[i] = store.Fold(e)
+		}
+		if err := tx.LockKeys(ctx, a.TenantID, "email", keys); err != nil {
 			return err
 		}
 	}

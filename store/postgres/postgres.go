@@ -16,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/scimd/scimd/internal/stmtcache"
 	"github.com/scimd/scimd/store"
 )
 
@@ -46,7 +47,7 @@ const (
 type Store struct {
 	reader
 	db    *sqlx.DB
-	stmts *stmtCache
+	stmts *stmtcache.Cache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -85,8 +86,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
-	stmts := newStmtCache(db)
-	return &Store{reader: reader{q: conn{db: db, cache: stmts}}, db: db, stmts: stmts}, nil
+	stmts := stmtcache.New(db)
+	return &Store{reader: reader{q: stmtcache.Conn{DB: db, Cache: stmts}}, db: db, stmts: stmts}, nil
 }
 
 // MigrationsFS returns the embedded migration files (migrations/*.sql), for
@@ -138,7 +139,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx stor
 			_ = tx.Rollback()
 		}
 	}()
-	err = fn(ctx, &txn{reader: reader{q: conn{db: s.db, tx: tx, cache: s.stmts}}})
+	err = fn(ctx, &txn{reader: reader{q: stmtcache.Conn{DB: s.db, Tx: tx, Cache: s.stmts}}})
 	finished = true
 	if err != nil {
 		_ = tx.Rollback()
@@ -158,7 +159,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the connection pool; it returns the error of closing it.
 func (s *Store) Close() error {
-	s.stmts.close()
+	s.stmts.Close()
 	return s.db.Close()
 }
 

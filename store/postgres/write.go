@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -312,6 +314,26 @@ func (t *txn) LockTenant(ctx context.Context, tenantID string) (store.Tenant, er
 	}
 	row := t.q.QueryRowxContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1 FOR UPDATE`, tenantID)
 	return oneRow(scanTenant(row))
+}
+
+// LockKeys takes a transaction-scoped advisory lock per (tenant, kind,
+// key), each named by the first 8 bytes of the SHA-256 of the three (two
+// keys that collide only wait for each other), in ascending order, in one
+// statement. Errors are the driver's.
+func (t *txn) LockKeys(ctx context.Context, tenantID, kind string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		h := sha256.Sum256([]byte(tenantID + "\x00" + kind + "\x00" + k))
+		ids = append(ids, int64(binary.BigEndian.Uint64(h[:8])))
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	_, err := t.q.ExecContext(ctx, `SELECT count(pg_advisory_xact_lock(k))
+		FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k) AS s`, pq.Array(ids))
+	return err
 }
 
 // --- groups ---

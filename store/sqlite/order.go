@@ -337,14 +337,27 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	base := ` FROM ` + p.from + ` WHERE ` + p.alias + `.tenant_id = ? AND ` + p.live + ` AND (` + where + `)`
 	args := append([]any{tenantID}, wargs...)
 	var err error
-	if q.Filter == nil {
-		err = sqlx.GetContext(ctx, c.q, &info.total, `SELECT COALESCE((SELECT n FROM tenant_counts
-			WHERE tenant_id = ? AND kind = ?), 0)`, tenantID, p.counter)
-	} else {
-		err = sqlx.GetContext(ctx, c.q, &info.total, `SELECT COUNT(*)`+base, args...)
+	// A filtered first page that is not full holds every match: its
+	// length is the total, and the count (a second pass over the
+	// matches) is needed only when the page is full. That is every
+	// look-up by userName, externalId or email.
+	countLater := q.Filter != nil && q.After == nil && q.Before == nil && q.Offset == 0 && q.Limit > 0
+	count := func() error {
+		if err := sqlx.GetContext(ctx, c.q, &info.total, `SELECT COUNT(*)`+base, args...); err != nil {
+			return fmt.Errorf("sqlite: count %s: %w", p.counter, err)
+		}
+		return nil
 	}
-	if err != nil {
-		return nil, info, fmt.Errorf("sqlite: count %s: %w", p.counter, err)
+	switch {
+	case q.Filter == nil:
+		if err = sqlx.GetContext(ctx, c.q, &info.total, `SELECT COALESCE((SELECT n FROM tenant_counts
+			WHERE tenant_id = ? AND kind = ?), 0)`, tenantID, p.counter); err != nil {
+			return nil, info, fmt.Errorf("sqlite: count %s: %w", p.counter, err)
+		}
+	case !countLater:
+		if err := count(); err != nil {
+			return nil, info, err
+		}
 	}
 	reverse := q.Before != nil
 	desc := q.Descending != reverse
@@ -362,7 +375,7 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	var rows []R
 	switch {
 	case q.Limit == 0 && !q.Edges:
-	case pos == nil && q.Offset >= info.total:
+	case !countLater && pos == nil && q.Offset >= info.total:
 		// Past the end (or nothing matches): nothing to read.
 		info.hasPrev = q.Offset > 0 && info.total > 0
 	default:
@@ -391,6 +404,15 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 		extra := len(rows) > q.Limit
 		if extra {
 			rows = rows[:q.Limit]
+		}
+		if countLater {
+			if extra {
+				if err := count(); err != nil {
+					return nil, info, err
+				}
+			} else {
+				info.total = len(rows)
+			}
 		}
 		if reverse {
 			info.hasPrev = extra

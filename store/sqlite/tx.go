@@ -231,6 +231,12 @@ func (t *tx) LockTenant(ctx context.Context, tenantID string) (store.Tenant, err
 	return t.GetTenant(ctx, tenantID)
 }
 
+// LockKeys takes no lock of its own: the transaction began IMMEDIATE and
+// holds the database's write lock, which serialises every writer.
+func (t *tx) LockKeys(context.Context, string, string, []string) error {
+	return nil
+}
+
 func (t *tx) LockGroup(ctx context.Context, tenantID, id string) (store.Group, error) {
 	return t.GetGroup(ctx, tenantID, id)
 }

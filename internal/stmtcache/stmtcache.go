@@ -1,4 +1,4 @@
-package postgres
+package stmtcache
 
 import (
 	"context"
@@ -9,18 +9,15 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// maxStatements bounds the prepared-statement cache. Queries are built from
-// a small set of shapes (values are always bound parameters), so a directory
-// in steady use needs a few dozen; past the bound, new shapes run unprepared.
-const maxStatements = 1024
+// MaxStatements bounds a Cache. Queries are built from a small set of
+// shapes (values are always bound parameters), so a directory in steady use
+// needs a few dozen; past the bound, new shapes run unprepared.
+const MaxStatements = 1024
 
-// stmtCache holds one server-side prepared statement per query text, shared
-// by the pool: database/sql prepares it on each connection the first time
-// that connection runs it. A prepared statement is parsed and planned once
-// (PostgreSQL keeps a generic plan when it is as good as the custom ones)
-// and runs in one round trip, where an unprepared query with parameters
-// costs lib/pq two round trips and a parse and plan each time.
-type stmtCache struct {
+// Cache holds one prepared statement per query text, shared by a pool:
+// database/sql prepares it on each connection the first time that
+// connection runs it. It is safe for concurrent use.
+type Cache struct {
 	db *sqlx.DB
 
 	mu       sync.Mutex
@@ -31,8 +28,9 @@ type stmtCache struct {
 	bg       sync.WaitGroup // background prepares
 }
 
-func newStmtCache(db *sqlx.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sqlx.Stmt{}, bad: map[string]bool{}, inflight: map[string]bool{}}
+// New returns an empty Cache that prepares statements on db.
+func New(db *sqlx.DB) *Cache {
+	return &Cache{db: db, stmts: map[string]*sqlx.Stmt{}, bad: map[string]bool{}, inflight: map[string]bool{}}
 }
 
 // get returns the prepared statement for query, preparing it on the pool
@@ -40,9 +38,9 @@ func newStmtCache(db *sqlx.DB) *stmtCache {
 // connection the pool may need to lend for the prepare) a missing
 // statement is prepared in the background and nil is returned, so the
 // caller runs this execution unprepared.
-func (c *stmtCache) get(ctx context.Context, query string, wait bool) *sqlx.Stmt {
+func (c *Cache) get(ctx context.Context, query string, wait bool) *sqlx.Stmt {
 	c.mu.Lock()
-	if st, ok := c.stmts[query]; ok || c.closed || c.bad[query] || len(c.stmts) >= maxStatements {
+	if st, ok := c.stmts[query]; ok || c.closed || c.bad[query] || len(c.stmts) >= MaxStatements {
 		c.mu.Unlock()
 		return st
 	}
@@ -61,7 +59,7 @@ func (c *stmtCache) get(ctx context.Context, query string, wait bool) *sqlx.Stmt
 // prepare prepares query on the pool and stores it; it returns nil when the
 // statement cannot be prepared (the query then always runs unprepared) or
 // the pool does not lend a connection in time.
-func (c *stmtCache) prepare(ctx context.Context, query string) *sqlx.Stmt {
+func (c *Cache) prepare(ctx context.Context, query string) *sqlx.Stmt {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	st, err := c.db.PreparexContext(ctx, query)
@@ -88,8 +86,9 @@ func isConnErr(err error) bool {
 	return err == sql.ErrConnDone || err == context.Canceled || err == context.DeadlineExceeded
 }
 
-// close waits for background prepares and closes every cached statement.
-func (c *stmtCache) close() {
+// Close waits for background prepares and closes every cached statement;
+// later queries run unprepared. Call it before closing the pool.
+func (c *Cache) Close() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
@@ -102,39 +101,40 @@ func (c *stmtCache) close() {
 	}
 }
 
-// conn runs queries through the statement cache, on the pool (tx nil) or
-// in a transaction. It implements sqlx.ExtContext.
-type conn struct {
-	db    *sqlx.DB
-	tx    *sqlx.Tx
-	cache *stmtCache
+// Conn runs queries through a Cache, on the pool (Tx nil) or in a
+// transaction of the pool. It implements sqlx.ExtContext; its methods
+// return the driver's errors.
+type Conn struct {
+	DB    *sqlx.DB
+	Tx    *sqlx.Tx
+	Cache *Cache // nil runs every query unprepared
 }
 
-var _ sqlx.ExtContext = conn{}
+var _ sqlx.ExtContext = Conn{}
 
 // stmt returns the statement to run query with, or nil to run it
-// unprepared: queries without parameters gain nothing from preparing
-// (lib/pq sends them in one round trip) and may hold several statements.
-func (c conn) stmt(ctx context.Context, query string, args []any) *sqlx.Stmt {
-	if len(args) == 0 || c.cache == nil {
+// unprepared: queries without parameters may hold several statements,
+// which cannot be prepared, and are rare.
+func (c Conn) stmt(ctx context.Context, query string, args []any) *sqlx.Stmt {
+	if len(args) == 0 || c.Cache == nil {
 		return nil
 	}
-	st := c.cache.get(ctx, query, c.tx == nil)
-	if st == nil || c.tx == nil {
+	st := c.Cache.get(ctx, query, c.Tx == nil)
+	if st == nil || c.Tx == nil {
 		return st
 	}
-	return c.tx.StmtxContext(ctx, st)
+	return c.Tx.StmtxContext(ctx, st)
 }
 
-func (c conn) ext() sqlx.ExtContext {
-	if c.tx != nil {
-		return c.tx
+func (c Conn) ext() sqlx.ExtContext {
+	if c.Tx != nil {
+		return c.Tx
 	}
-	return c.db
+	return c.DB
 }
 
 // QueryContext runs a query that returns rows.
-func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (c Conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := c.stmt(ctx, query, args); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -142,7 +142,7 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 // QueryxContext runs a query that returns rows.
-func (c conn) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+func (c Conn) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
 	if st := c.stmt(ctx, query, args); st != nil {
 		return st.QueryxContext(ctx, args...)
 	}
@@ -150,7 +150,7 @@ func (c conn) QueryxContext(ctx context.Context, query string, args ...any) (*sq
 }
 
 // QueryRowxContext runs a query that returns at most one row.
-func (c conn) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
+func (c Conn) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
 	if st := c.stmt(ctx, query, args); st != nil {
 		return st.QueryRowxContext(ctx, args...)
 	}
@@ -158,7 +158,7 @@ func (c conn) QueryRowxContext(ctx context.Context, query string, args ...any) *
 }
 
 // ExecContext runs a statement that returns no rows.
-func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (c Conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := c.stmt(ctx, query, args); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -166,12 +166,12 @@ func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 // DriverName returns the driver's name.
-func (c conn) DriverName() string { return c.db.DriverName() }
+func (c Conn) DriverName() string { return c.DB.DriverName() }
 
 // Rebind rewrites bind variables for the driver.
-func (c conn) Rebind(query string) string { return c.db.Rebind(query) }
+func (c Conn) Rebind(query string) string { return c.DB.Rebind(query) }
 
 // BindNamed binds named parameters.
-func (c conn) BindNamed(query string, arg any) (string, []any, error) {
-	return c.db.BindNamed(query, arg)
+func (c Conn) BindNamed(query string, arg any) (string, []any, error) {
+	return c.DB.BindNamed(query, arg)
 }
