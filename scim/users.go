@@ -76,7 +76,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, &created, nil, http.StatusCreated)
+	s.writeUser(w, r, &created, created.Groups, http.StatusCreated)
 }
 
 func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -205,7 +205,7 @@ func (s *server) replaceUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, &u, nil, http.StatusOK)
+	s.writeUser(w, r, &u, u.Groups, http.StatusOK)
 }
 
 func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
@@ -250,7 +250,7 @@ func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, &u, nil, http.StatusOK)
+	s.writeUser(w, r, &u, u.Groups, http.StatusOK)
 }
 
 func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {

@@ -27,7 +27,8 @@ func (s *Service) Settings(ctx context.Context, r store.Reader, tenantID string)
 // without a role a member, and returns the stored user. When the tenant
 // restores deleted users on re-create and one of u's emails belongs to a
 // retained tombstone, that user comes back instead (same id and creation
-// time, its old role unless u sets one, no group memberships). Errors: a
+// time, its old role unless u sets one, no group memberships). The user
+// returned has empty Groups. Errors: a
 // taken userName is a *store.ConflictError; a refusal is a
 // *policy.Violation.
 func (s *Service) CreateUser(ctx context.Context, a Actor, u store.User) (store.User, error) {
@@ -75,6 +76,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, u store.User) (store.
 	if err != nil {
 		return store.User{}, s.refused(ctx, a, err, op, "User", "")
 	}
+	u.Groups = []store.GroupRef{} // a new user, and a restored one, is in no group
 	return u, nil
 }
 
@@ -98,7 +100,7 @@ func findRestorable(ctx context.Context, tx store.Tx, settings policy.Settings, 
 // the policy, and writes. A change that changes nothing (deactivating an
 // inactive user, say) writes nothing and returns the user as it is. op
 // names the operation for the audit trail ("user.replace", "user.patch").
-// It returns the stored user; errors are store.ErrNotFound,
+// It returns the stored user with its groups; errors are store.ErrNotFound,
 // store.ErrPrecondition, a *store.ConflictError, a *policy.Violation, or
 // what mutate returned.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *int64, op string, mutate func(u *store.User) error) (store.User, error) {
@@ -124,7 +126,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *i
 		setState(&after, &before, now)
 		if sameUser(&before, &after) {
 			out = before
-			return nil
+			return withGroups(ctx, tx, &out)
 		}
 		settings, err := s.Settings(ctx, tx, a.TenantID)
 		if err != nil {
@@ -139,6 +141,9 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *i
 			return err
 		}
 		out = after
+		if err := withGroups(ctx, tx, &out); err != nil {
+			return err
+		}
 		return s.record(ctx, tx, a, now, op, "User", id, 200, changedUserFields(&before, &after),
 			userEvent(userEventType(&before, &after), &after, settings, false))
 	})
@@ -146,6 +151,21 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *i
 		return store.User{}, s.refused(ctx, a, err, op, "User", id)
 	}
 	return out, nil
+}
+
+// withGroups fills u.Groups in the transaction that wrote u: the response
+// to a write shows them, and reading them here, on the connection that
+// wrote, is cheaper than a separate read afterwards.
+func withGroups(ctx context.Context, tx store.Tx, u *store.User) error {
+	gm, err := tx.UserGroups(ctx, u.TenantID, []string{u.ID})
+	if err != nil {
+		return err
+	}
+	u.Groups = gm[u.ID]
+	if u.Groups == nil {
+		u.Groups = []store.GroupRef{}
+	}
+	return nil
 }
 
 // DeleteUser removes a live user: the row becomes a tombstone (its
