@@ -141,6 +141,7 @@ func (s *server) userPage(r *http.Request, lp listParams) (pageMeta, []any, erro
 	p := principal(r.Context())
 	q := withBase(lp.query, s.baseURL(r))
 	q.WithGroups = !lp.projection.excludes("groups")
+	q.WithoutEmails = true // rendered from the document
 	page, err := s.cfg.Store.ListUsers(r.Context(), p.TenantID, q)
 	if err != nil {
 		return pageMeta{}, nil, err

@@ -142,6 +142,10 @@ type Query struct {
 	// WithGroups asks ListUsers to fill the Groups of every user of the
 	// page, read with the page (ignored by ListGroups).
 	WithGroups bool
+	// WithoutEmails asks ListUsers to leave the Emails of the page's users
+	// nil, for callers that render users from Doc (which holds the same
+	// emails) and need not read the emails table.
+	WithoutEmails bool
 }
 
 // Position is a place in the order of a Query: the sort key of a resource

@@ -177,12 +177,16 @@ type userRow struct {
 	doc, emails, groups                          []byte
 	version                                      sql.NullInt64
 	withGroups                                   bool // the row has the groupsOf column
+	withoutEmails                                bool // the row lacks the emailsOf column
 }
 
 func (u *userRow) dest() []any {
 	d := []any{&u.tenantID, &u.id, &u.userName, &u.externalID, &u.active, &u.displayName,
 		&u.givenName, &u.familyName, &u.role, &u.state, &u.deactivatedAt, &u.erased, &u.passwordHash, &u.doc,
-		&u.version, &u.created, &u.modified, &u.emails}
+		&u.version, &u.created, &u.modified}
+	if !u.withoutEmails {
+		d = append(d, &u.emails)
+	}
 	if u.withGroups {
 		d = append(d, &u.groups)
 	}
@@ -397,12 +401,15 @@ func (r reader) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 		return store.UserPage{}, nil
 	}
 	p := pageSQL{alias: "u", table: "users", live: "u.state <> 'deleted'", counter: "users",
-		cols: userCols, outer: userCols("p") + ", " + emailsOf("p")}
+		cols: userCols, outer: userCols("p")}
+	if !q.WithoutEmails {
+		p.outer += ", " + emailsOf("p")
+	}
 	if q.WithGroups {
 		p.outer += ", " + groupsOf("p")
 	}
 	users, info, err := listPage(ctx, r, p, q, where, b, s, func(sc func(...any) error) (store.User, string, bool, error) {
-		row := userRow{withGroups: q.WithGroups}
+		row := userRow{withGroups: q.WithGroups, withoutEmails: q.WithoutEmails}
 		if err := sc(row.dest()...); err != nil || !row.id.Valid { // !Valid: the empty side of the join
 			return store.User{}, "", false, err
 		}

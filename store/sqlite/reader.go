@@ -371,8 +371,10 @@ func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (st
 		page.Users[i] = r.user()
 		ptrs[i] = &page.Users[i]
 	}
-	if err := c.fillEmails(ctx, tenantID, ptrs); err != nil {
-		return store.UserPage{}, err
+	if !q.WithoutEmails {
+		if err := c.fillEmails(ctx, tenantID, ptrs); err != nil {
+			return store.UserPage{}, err
+		}
 	}
 	if q.WithGroups && len(rows) > 0 {
 		ids := make([]string, len(rows))

@@ -953,6 +953,7 @@ func (e *env) wantListGroups(tenantID string) {
 		{Limit: 1000, WithGroups: true},
 		{Limit: 1000, WithGroups: true, SortBy: "userName", Descending: true},
 		{Limit: 1000, WithGroups: true, Filter: store.Cmp{Attr: "userName", Op: store.OpPr}},
+		{Limit: 1000, WithGroups: true, WithoutEmails: true},
 	} {
 		page, err := e.s.ListUsers(e.ctx, tenantID, q)
 		if err != nil {
@@ -970,6 +971,18 @@ func (e *env) wantListGroups(tenantID string) {
 			e.Fatalf("UserGroups: %v", err)
 		}
 		for _, u := range page.Users {
+			if q.WithoutEmails && u.Emails != nil {
+				e.Errorf("ListUsers(WithoutEmails) filled the emails of %s: %v", u.UserName, u.Emails)
+			}
+			if !q.WithoutEmails {
+				got, err := e.s.GetUser(e.ctx, tenantID, u.ID)
+				if err != nil {
+					e.Fatalf("GetUser: %v", err)
+				}
+				if d := cmp.Diff(got.Emails, u.Emails); d != "" {
+					e.Errorf("ListUsers emails of %s (-GetUser +ListUsers):\n%s", u.UserName, d)
+				}
+			}
 			want := ug[u.ID]
 			if want == nil {
 				want = []store.GroupRef{}
