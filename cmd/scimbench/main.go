@@ -175,6 +175,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		s := &seeder{db: db, tenantID: b.tenantID, users: cfg.users, groups: cfg.groups, members: cfg.members,
 			batch: cfg.seedBatch, workers: workers, log: stderr}
+		if target.kind == "postgres" {
+			s.analyze = func(ctx context.Context) error { return analyzeTables(ctx, target.url) }
+		}
 		fmt.Fprintf(stderr, "seed: tenant %s on %s, %d users, %d groups × %d members\n",
 			cfg.tenant, target.kind, cfg.users, cfg.groups, cfg.members)
 		sr, err := s.seed(ctx)

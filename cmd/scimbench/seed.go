@@ -120,6 +120,9 @@ type seeder struct {
 	workers  int
 	log      io.Writer
 	ids      []string // ids by user number, for the users seeded in this run
+	// analyze, when set, refreshes the planner statistics; it runs at every
+	// tenth of the users and after the first batch.
+	analyze func(ctx context.Context) error
 }
 
 // ensureTenant returns the id of the named tenant, creating it.
@@ -239,9 +242,15 @@ func (s *seeder) seedUsers(ctx context.Context, first, last int) error {
 					continue
 				}
 				n := done.Add(int64(hi - lo))
-				if prev := n - int64(hi-lo); prev/int64(step) != n/int64(step) {
+				prev := n - int64(hi-lo)
+				if prev/int64(step) != n/int64(step) {
 					el := time.Since(start).Seconds()
 					fmt.Fprintf(s.log, "seed: %d/%d users (%.0f users/s)\n", n, total, float64(n)/el)
+				}
+				if s.analyze != nil && (prev == 0 || prev/int64(step) != n/int64(step)) {
+					if err := s.analyze(ctx); err != nil {
+						once.Do(func() { firstErr = err; cancel() })
+					}
 				}
 			}
 		})
