@@ -317,3 +317,26 @@ func TestTenantPolicyCommands(t *testing.T) {
 		})
 	}
 }
+
+func TestServeRefusesBadTokenCacheTTL(t *testing.T) {
+	db := "sqlite://" + filepath.Join(t.TempDir(), "scimd.db")
+	for _, v := range []string{"forever", "-1s", "2m"} {
+		getenv := func(k string) string {
+			switch k {
+			case "SCIMD_DATABASE_URL":
+				return db
+			case "SCIMD_TOKEN_CACHE_TTL":
+				return v
+			case "SCIMD_ADDR":
+				return "127.0.0.1:0"
+			}
+			return ""
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := run(ctx, []string{"serve"}, getenv, io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "SCIMD_TOKEN_CACHE_TTL") {
+			t.Errorf("SCIMD_TOKEN_CACHE_TTL=%s: %v, want an error naming the variable", v, err)
+		}
+	}
+}
