@@ -375,6 +375,15 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 	if q.Filter == nil {
 		total = `(SELECT COALESCE(sum(n), 0) FROM tenant_counts WHERE tenant_id = $1 AND kind = '` + p.counter + `')`
 	}
+	countAll := total
+	// A filtered first page that is not full holds every match: its length
+	// is the total, and counting (a second pass over the matches) waits
+	// until the page turns out full. That is every look-up by userName,
+	// externalId or email; the count then runs as a statement of its own.
+	countLater := q.Filter != nil && q.After == nil && q.Before == nil && q.Offset == 0 && q.Limit > 0
+	if countLater {
+		total = `-1::bigint`
+	}
 	reverse := q.Before != nil
 	desc := q.Descending != reverse
 	pos := q.After
@@ -439,6 +448,14 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 	extra := len(out) > q.Limit
 	if extra {
 		out, info.keys = out[:q.Limit], info.keys[:q.Limit]
+	}
+	if countLater {
+		info.total = len(out)
+		if extra {
+			if err := r.q.QueryRowxContext(ctx, `SELECT `+countAll, b.args[:b.filter]...).Scan(&info.total); err != nil {
+				return nil, info, err
+			}
+		}
 	}
 	if reverse {
 		info.hasPrev, info.hasNext = extra, other

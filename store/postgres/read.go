@@ -385,7 +385,8 @@ func (r reader) GetOwner(ctx context.Context, tenantID string) (store.User, erro
 
 // ListUsers returns one page of live users matching q, the number of all
 // matches and the page's positions and edges, in one statement (one
-// snapshot). A filter or sort the compiler cannot handle is a
+// snapshot); only when a filtered first page is full are its matches
+// counted, by a second statement. A filter or sort the compiler cannot handle is a
 // *store.UnsupportedError; other errors are the driver's.
 func (r reader) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {
 	where, args, err := compileFilter(&userResource, q.Filter, []any{tenantID})
@@ -518,7 +519,8 @@ func (r reader) GetGroup(ctx context.Context, tenantID, id string) (store.Group,
 
 // ListGroups returns one page of groups matching q, the number of all
 // matches and the page's positions and edges, in one statement (one
-// snapshot). A filter or sort the compiler cannot handle is a
+// snapshot); only when a filtered first page is full are its matches
+// counted, by a second statement. A filter or sort the compiler cannot handle is a
 // *store.UnsupportedError; other errors are the driver's.
 func (r reader) ListGroups(ctx context.Context, tenantID string, q store.Query) (store.GroupPage, error) {
 	where, args, err := compileFilter(&groupResource, q.Filter, []any{tenantID})
