@@ -139,7 +139,11 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx stor
 			_ = tx.Rollback()
 		}
 	}()
-	err = fn(ctx, &txn{reader: reader{q: stmtcache.Conn{DB: s.db, Tx: tx, Cache: s.stmts}}})
+	t := &txn{reader: reader{q: stmtcache.Conn{DB: s.db, Tx: tx, Cache: s.stmts}}}
+	err = fn(ctx, t)
+	if err == nil {
+		err = t.flushAudit(ctx)
+	}
 	finished = true
 	if err != nil {
 		_ = tx.Rollback()

@@ -20,6 +20,13 @@ import (
 // txn implements store.Tx on one READ COMMITTED transaction.
 type txn struct {
 	reader
+	// emails are the emails of the users LockUser read in this
+	// transaction, by id: UpdateUser rewrites a user's emails only when
+	// they changed (an activation flip leaves them alone).
+	emails map[string][]store.Email
+	// audit is an entry AppendAudit has not written yet: it goes out with
+	// the next AppendEvent in one statement, else before the commit.
+	audit []any
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -112,7 +119,14 @@ func (t *txn) RevokeToken(ctx context.Context, id string, at time.Time) error {
 // on it until the transaction ends. Missing, deleted or malformed:
 // store.ErrNotFound; other errors are the driver's.
 func (t *txn) LockUser(ctx context.Context, tenantID, id string) (store.User, error) {
-	return t.getUser(ctx, tenantID, id, " FOR UPDATE OF u")
+	u, err := t.getUser(ctx, tenantID, id, " FOR UPDATE OF u")
+	if err == nil {
+		if t.emails == nil {
+			t.emails = map[string][]store.Email{}
+		}
+		t.emails[u.TenantID+"/"+u.ID] = slices.Clone(u.Emails)
+	}
+	return u, err
 }
 
 // CreateUser inserts u and its emails with Version 1 (u.ID, Created and
@@ -191,13 +205,20 @@ func (t *txn) UpdateUser(ctx context.Context, u *store.User, expectVersion int64
 	if n == 0 {
 		return t.missOrStale(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 AND state <> 'deleted')`, u.TenantID, u.ID)
 	}
+	u.Version = expectVersion + 1
+	key := u.TenantID + "/" + u.ID
+	if prev, locked := t.emails[key]; locked && slices.Equal(prev, u.Emails) {
+		return nil
+	}
 	if _, err := t.exec(ctx, `DELETE FROM user_emails WHERE tenant_id = $1 AND user_id = $2`, u.TenantID, u.ID); err != nil {
 		return err
 	}
 	if err := t.insertEmails(ctx, u); err != nil {
 		return err
 	}
-	u.Version = expectVersion + 1
+	if _, locked := t.emails[key]; locked {
+		t.emails[key] = slices.Clone(u.Emails)
+	}
 	return nil
 }
 
@@ -524,7 +545,10 @@ func (t *txn) ClearMembers(ctx context.Context, tenantID, groupID string) error 
 // --- audit and outbox ---
 
 // AppendAudit appends one audit entry (e.ID and e.TenantID must be canonical
-// UUIDs). A taken id is store.ErrConflict; a malformed id is an error.
+// UUIDs). A malformed id is an error. The row is written with the next
+// AppendEvent (one statement for both) or before the transaction commits,
+// so a taken id is store.ErrConflict from that AppendEvent, the next
+// AppendAudit or Update.
 func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 	if err := needID("tenant id", e.TenantID); err != nil {
 		return err
@@ -540,11 +564,26 @@ func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 		}
 		changed = string(b)
 	}
-	_, err := t.exec(ctx, `INSERT INTO audit (tenant_id, id, at, actor, request_id, client, operation,
+	if err := t.flushAudit(ctx); err != nil {
+		return err
+	}
+	t.audit = []any{e.TenantID, e.ID, e.At, nullStr(e.Actor), nullStr(e.RequestID), nullStr(e.Client), nullStr(e.Operation),
+		nullStr(e.ResourceType), nullStr(e.ResourceID), e.Status, nullStr(e.Rule), changed}
+	return nil
+}
+
+const insertAudit = `INSERT INTO audit (tenant_id, id, at, actor, request_id, client, operation,
 			resource_type, resource_id, status, rule, changed)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.TenantID, e.ID, e.At, nullStr(e.Actor), nullStr(e.RequestID), nullStr(e.Client), nullStr(e.Operation),
-		nullStr(e.ResourceType), nullStr(e.ResourceID), e.Status, nullStr(e.Rule), changed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+
+// flushAudit writes the entry AppendAudit holds back, if any.
+func (t *txn) flushAudit(ctx context.Context) error {
+	if t.audit == nil {
+		return nil
+	}
+	args := t.audit
+	t.audit = nil
+	_, err := t.exec(ctx, insertAudit, args...)
 	return err
 }
 
@@ -558,8 +597,17 @@ func (t *txn) AppendEvent(ctx context.Context, e *store.Event) error {
 	if err := needID("event id", e.ID); err != nil {
 		return err
 	}
-	_, err := t.exec(ctx, `INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		e.TenantID, e.ID, e.At, e.Type, nullStr(e.ResourceType), nullStr(e.ResourceID), jsonDoc(e.Payload))
+	ev := []any{e.TenantID, e.ID, e.At, e.Type, nullStr(e.ResourceType), nullStr(e.ResourceID), jsonDoc(e.Payload)}
+	if t.audit == nil {
+		_, err := t.exec(ctx, `INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, ev...)
+		return err
+	}
+	// The change's audit entry and its event, in one round trip.
+	args := append(t.audit, ev...)
+	t.audit = nil
+	_, err := t.exec(ctx, `WITH a AS (`+insertAudit+`)
+		INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
+		VALUES ($13, $14, $15, $16, $17, $18, $19)`, args...)
 	return err
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserConflicts", testUserConflicts},
 		{"UpdateUser", testUpdateUser},
+		{"UpdateUserEmailsInOneTx", testUpdateUserEmailsInOneTx},
 		{"DeleteUser", testDeleteUser},
 		{"CountUsers", testCountUsers},
 		{"EmailTaken", testEmailTaken},

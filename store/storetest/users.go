@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/scimd/scimd/store"
 )
 
@@ -361,5 +363,51 @@ func testConcurrentUpdates(e *env) {
 	}
 	if got := e.mustGetUser(tn.ID, u.ID); got.Version != n+1 {
 		e.Errorf("final version %d, want %d (an update was lost)", got.Version, n+1)
+	}
+}
+
+// testUpdateUserEmailsInOneTx updates a locked user several times in one
+// transaction — emails changed, unchanged, changed back — and reads back
+// exactly the emails of the last update, in the table (filters) and on
+// the user.
+func testUpdateUserEmailsInOneTx(e *env) {
+	tn := e.tenant("a")
+	u := e.user(tn.ID, "eve", func(u *store.User) {
+		u.Emails = []store.Email{{Value: "eve@one.test", Type: "work", Primary: true}}
+	})
+	two := []store.Email{{Value: "eve@two.test", Type: "work", Primary: true}, {Value: "eve@home.test", Type: "home"}}
+	steps := [][]store.Email{two, two, {{Value: "eve@one.test", Type: "work", Primary: true}}, nil, two}
+	if err := e.update(func(ctx context.Context, tx store.Tx) error {
+		cur, err := tx.LockUser(ctx, tn.ID, u.ID)
+		if err != nil {
+			return err
+		}
+		for i, emails := range steps {
+			cur.Emails = emails
+			cur.DisplayName = fmt.Sprintf("step %d", i)
+			if err := tx.UpdateUser(ctx, &cur, cur.Version); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		e.Fatalf("updates: %v", err)
+	}
+	got := e.mustGetUser(tn.ID, u.ID)
+	if d := cmp.Diff(two, got.Emails); d != "" {
+		e.Errorf("emails after the updates (-want +got):\n%s", d)
+	}
+	for _, c := range []struct {
+		email string
+		n     int
+	}{{"eve@two.test", 1}, {"EVE@home.test", 1}, {"eve@one.test", 0}} {
+		page, err := e.s.ListUsers(e.ctx, tn.ID, store.Query{Limit: 10, Filter: store.ValuePath{Attr: "emails",
+			Filter: store.Cmp{Attr: "emails.value", Op: store.OpEq, Value: c.email}}})
+		if err != nil {
+			e.Fatalf("ListUsers: %v", err)
+		}
+		if len(page.Users) != c.n {
+			e.Errorf("emails.value eq %q finds %d users, want %d", c.email, len(page.Users), c.n)
+		}
 	}
 }
