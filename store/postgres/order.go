@@ -407,7 +407,11 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 		err := r.q.QueryRowxContext(ctx, `SELECT `+total, b.args[:b.filter]...).Scan(&info.total)
 		return nil, info, err
 	}
-	limit, offset := b.param(q.Limit+1), b.param(q.Offset)
+	// The LIMIT is written into the text, not bound: with a bound LIMIT a
+	// prepared statement's generic plan cannot know the page is small,
+	// looks dear and keeps PostgreSQL planning every execution afresh.
+	// Page sizes are few (count=100 nearly always).
+	limit, offset := strconv.Itoa(q.Limit+1), b.param(q.Offset)
 	var inner string
 	if pos == nil && q.Offset > 0 && s.byID() {
 		// Skip the offset on the id index alone (users_live_idx covers it

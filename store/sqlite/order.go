@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -381,22 +382,28 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	default:
 		var query string
 		var qargs []any
+		// The LIMIT is written into the text, not bound: SQLite plans with
+		// a bound LIMIT's value and so compiles the statement again
+		// whenever it is bound anew, which undoes the prepared-statement
+		// cache. Page sizes are few (count=100 nearly always); offsets vary
+		// and stay bound.
+		limit := ` LIMIT ` + strconv.Itoa(q.Limit+1) + ` OFFSET ?`
 		if pos == nil && q.Offset > 0 && s.byID() && p.ids != "" {
 			// Skip the offset on the index of live ids alone, then read
 			// the page's rows by primary key (CROSS JOIN keeps that order
 			// of the loops).
 			query = `SELECT ` + p.cols + `, NULL AS sort_key FROM (SELECT ` + s.id + ` AS pid FROM ` + p.ids +
-				base[len(` FROM `+p.from):] + ` ORDER BY ` + s.orderBy(desc) + ` LIMIT ? OFFSET ?) AS k CROSS JOIN ` +
+				base[len(` FROM `+p.from):] + ` ORDER BY ` + s.orderBy(desc) + limit + `) AS k CROSS JOIN ` +
 				p.from + ` ON ` + p.alias + `.tenant_id = ? AND ` + s.id + ` = k.pid ORDER BY ` + s.orderBy(desc)
-			qargs = append(append(slices.Clone(args), q.Limit+1, q.Offset), tenantID)
+			qargs = append(append(slices.Clone(args), q.Offset), tenantID)
 		} else {
 			cond := ""
 			if seek != "" {
 				cond = " AND " + seek
 			}
 			query = `SELECT ` + p.cols + `, ` + s.keyExpr() + ` AS sort_key` + base + cond +
-				` ORDER BY ` + s.orderBy(desc) + ` LIMIT ? OFFSET ?`
-			qargs = append(append(slices.Clone(args), seekArgs...), q.Limit+1, q.Offset)
+				` ORDER BY ` + s.orderBy(desc) + limit
+			qargs = append(append(slices.Clone(args), seekArgs...), q.Offset)
 		}
 		if err := sqlx.SelectContext(ctx, c.q, &rows, query, qargs...); err != nil {
 			return nil, info, fmt.Errorf("sqlite: list %s: %w", p.counter, err)
