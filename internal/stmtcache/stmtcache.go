@@ -3,6 +3,7 @@ package stmtcache
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,10 +134,42 @@ func (c Conn) ext() sqlx.ExtContext {
 	return c.DB
 }
 
+// stale reports whether err says a prepared statement no longer fits the
+// schema: another replica migrated it while this one kept the statement
+// (PostgreSQL: "cached plan must not change result type").
+func stale(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "cached plan must not change result type")
+}
+
+// forget drops the statement for query, so that the next use prepares it
+// again against the current schema. The dropped statement is not closed:
+// other goroutines may be running it; its connections release it when
+// they close.
+func (c *Cache) forget(query string) {
+	c.mu.Lock()
+	delete(c.stmts, query)
+	c.mu.Unlock()
+}
+
+// retry reports whether a prepared execution that failed with err should
+// run again unprepared: outside a transaction, when the statement is stale
+// (inside one the error has aborted the transaction; the caller's retry of
+// the whole transaction prepares afresh).
+func (c Conn) retry(query string, err error) bool {
+	if c.Tx != nil || !stale(err) {
+		return false
+	}
+	c.Cache.forget(query)
+	return true
+}
+
 // QueryContext runs a query that returns rows.
 func (c Conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := c.stmt(ctx, query, args); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err := st.QueryContext(ctx, args...)
+		if !c.retry(query, err) {
+			return rows, err
+		}
 	}
 	return c.ext().QueryContext(ctx, query, args...)
 }
@@ -144,7 +177,10 @@ func (c Conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 // QueryxContext runs a query that returns rows.
 func (c Conn) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
 	if st := c.stmt(ctx, query, args); st != nil {
-		return st.QueryxContext(ctx, args...)
+		rows, err := st.QueryxContext(ctx, args...)
+		if !c.retry(query, err) {
+			return rows, err
+		}
 	}
 	return c.ext().QueryxContext(ctx, query, args...)
 }
@@ -152,7 +188,10 @@ func (c Conn) QueryxContext(ctx context.Context, query string, args ...any) (*sq
 // QueryRowxContext runs a query that returns at most one row.
 func (c Conn) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
 	if st := c.stmt(ctx, query, args); st != nil {
-		return st.QueryRowxContext(ctx, args...)
+		row := st.QueryRowxContext(ctx, args...)
+		if !c.retry(query, row.Err()) {
+			return row
+		}
 	}
 	return c.ext().QueryRowxContext(ctx, query, args...)
 }
@@ -160,7 +199,10 @@ func (c Conn) QueryRowxContext(ctx context.Context, query string, args ...any) *
 // ExecContext runs a statement that returns no rows.
 func (c Conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := c.stmt(ctx, query, args); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		if !c.retry(query, err) {
+			return res, err
+		}
 	}
 	return c.ext().ExecContext(ctx, query, args...)
 }
