@@ -381,7 +381,7 @@ func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (st
 		for i := range page.Users {
 			ids[i] = page.Users[i].ID
 		}
-		gm, err := c.UserGroups(ctx, tenantID, ids)
+		gm, err := c.groupsOfLive(ctx, tenantID, ids)
 		if err != nil {
 			return store.UserPage{}, err
 		}
@@ -393,6 +393,41 @@ func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (st
 		}
 	}
 	return page, nil
+}
+
+// groupsOfLive returns the groups of users the caller has just read as
+// live in the same transaction, ordered as UserGroups orders them: it
+// reads the membership rows alone, without UserGroups' look-up of each
+// user, and a single user by equality rather than through json_each.
+func (c conn) groupsOfLive(ctx context.Context, tenantID string, userIDs []string) (map[string][]store.GroupRef, error) {
+	out := map[string][]store.GroupRef{}
+	const cols = `SELECT m.member_id, g.id, g.display_name
+		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE m.tenant_id = ? AND m.member_type = 'User' AND `
+	var rows *sql.Rows
+	var err error
+	if len(userIDs) == 1 {
+		rows, err = c.q.QueryContext(ctx, cols+`m.member_id = ? ORDER BY g.display_name, g.id`, tenantID, userIDs[0])
+	} else {
+		rows, err = c.q.QueryContext(ctx, cols+`m.member_id IN (SELECT value FROM json_each(?))
+			ORDER BY m.member_id, g.display_name, g.id`, tenantID, idsJSON(userIDs))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user groups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid string
+		var ref store.GroupRef
+		if err := rows.Scan(&uid, &ref.ID, &ref.DisplayName); err != nil {
+			return nil, fmt.Errorf("sqlite: user groups: %w", err)
+		}
+		out[uid] = append(out[uid], ref)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: user groups: %w", err)
+	}
+	return out, nil
 }
 
 func (c conn) UserGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]store.GroupRef, error) {
