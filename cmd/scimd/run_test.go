@@ -138,7 +138,8 @@ func TestDatabaseURLForms(t *testing.T) {
 // serve starts "scimd serve" on a free port and returns its SCIM base URL
 // as printed, the stderr buffer and a stop function that waits for a clean
 // shutdown.
-func serve(t *testing.T, db string) (base string, stderr *syncBuffer, stop func()) {
+// Further environment variables come as "KEY=value" in env.
+func serve(t *testing.T, db string, env ...string) (base string, stderr *syncBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr = &syncBuffer{}
@@ -149,6 +150,11 @@ func serve(t *testing.T, db string) (base string, stderr *syncBuffer, stop func(
 			return db
 		case "SCIMD_ADDR":
 			return "127.0.0.1:0"
+		}
+		for _, kv := range env {
+			if key, v, _ := strings.Cut(kv, "="); key == k {
+				return v
+			}
 		}
 		return ""
 	}
@@ -338,5 +344,43 @@ func TestServeRefusesBadTokenCacheTTL(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "SCIMD_TOKEN_CACHE_TTL") {
 			t.Errorf("SCIMD_TOKEN_CACHE_TTL=%s: %v, want an error naming the variable", v, err)
 		}
+	}
+}
+
+// TestRevocationReachesRunningServer revokes, through the CLI (another
+// process's connection), the token a running server has cached: requests
+// with it are refused once the cache's TTL has passed.
+func TestRevocationReachesRunningServer(t *testing.T) {
+	db := "sqlite://" + filepath.Join(t.TempDir(), "scimd.db")
+	base, stderr, stop := serve(t, db, "SCIMD_TOKEN_CACHE_TTL=300ms")
+	defer stop()
+	m := bootstrapToken.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no bootstrap token:\n%s", stderr.String())
+	}
+	get := func() int {
+		req, _ := http.NewRequest("GET", base+"/Users?count=1", nil)
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("before the revocation: %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(mustCLI(t, db, "token", "list", "--tenant", "default")), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("token list: %q", lines)
+	}
+	mustCLI(t, db, "token", "revoke", strings.Fields(lines[1])[0])
+	deadline := time.Now().Add(10 * time.Second)
+	for get() != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked token still works 10 s after the revocation (TTL 300ms)")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
