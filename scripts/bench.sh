@@ -39,6 +39,7 @@ db=${BENCH_DB:-sqlite}
 args=${BENCH_ARGS:--users 5000 -groups 50 -members 200 -concurrency 8}
 out=${BENCH_OUT:-bench-out}
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # absolute: scimbench runs from its own directory
 
 work=$(mktemp -d)
 pid=""
@@ -97,7 +98,7 @@ report="$out/$label-$(date -u +%Y%m%dT%H%M%SZ).json"
 echo "bench: $label at $base ($(nproc) cores); scimbench $args" >&2
 # shellcheck disable=SC2086 # args is a list of flags
 (cd "$bench" && go run . -base "$base/scim/v2" -token "$token" -label "$label" \
-	-server-pid "$pid" -json "$root/$report" $args)
+	-server-pid "$pid" -json "$report" $args)
 echo "bench: report written to $report" >&2
 
 if [ "${BENCH_SCIMBENCH:-1}" = 1 ]; then
