@@ -76,7 +76,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, &created, created.Groups, http.StatusCreated)
+	s.writeUser(w, r, &created, http.StatusCreated)
 }
 
 func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -93,13 +93,15 @@ func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.writeUser(w, r, &u, nil, http.StatusOK)
+	s.writeUser(w, r, &u, http.StatusOK)
 }
 
-// writeUser renders a user with its groups, applies the request's
-// projection and answers with status (201 adds Location).
-func (s *server) writeUser(w http.ResponseWriter, r *http.Request, u *store.User, groups []store.GroupRef, status int) {
+// writeUser renders a user with its groups (u.Groups; read here when the
+// caller has not read them), applies the request's projection and answers
+// with status (201 adds Location).
+func (s *server) writeUser(w http.ResponseWriter, r *http.Request, u *store.User, status int) {
 	proj := readProjection(r)
+	groups := u.Groups
 	if groups == nil && !proj.excludes("groups") {
 		gm, err := s.cfg.Store.UserGroups(r.Context(), u.TenantID, []string{u.ID})
 		if err != nil {
@@ -206,7 +208,7 @@ func (s *server) replaceUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, &u, u.Groups, http.StatusOK)
+	s.writeUser(w, r, &u, http.StatusOK)
 }
 
 func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +253,7 @@ func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, &u, u.Groups, http.StatusOK)
+	s.writeUser(w, r, &u, http.StatusOK)
 }
 
 func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {
