@@ -148,6 +148,14 @@ type Query struct {
 	WithoutEmails bool
 }
 
+// CountsFromPage reports whether the total of q can be learnt from its
+// page: q is the first page of a filtered list (no offset, no position)
+// and asks for rows, so a page that comes back not full holds every match
+// and its length is the total. Backends count only when it is full.
+func (q Query) CountsFromPage() bool {
+	return q.Filter != nil && q.After == nil && q.Before == nil && q.Offset == 0 && q.Limit > 0
+}
+
 // Position is a place in the order of a Query: the sort key of a resource
 // and its id. Key is nil when the resource has no value for SortBy (and
 // always without SortBy); else a string (Fold of it when the sort is not

@@ -376,11 +376,9 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 		total = `(SELECT COALESCE(sum(n), 0) FROM tenant_counts WHERE tenant_id = $1 AND kind = '` + p.counter + `')`
 	}
 	countAll := total
-	// A filtered first page that is not full holds every match: its length
-	// is the total, and counting (a second pass over the matches) waits
-	// until the page turns out full. That is every look-up by userName,
-	// externalId or email; the count then runs as a statement of its own.
-	countLater := q.Filter != nil && q.After == nil && q.Before == nil && q.Offset == 0 && q.Limit > 0
+	// Every look-up by userName, externalId or email: the count runs, as
+	// a statement of its own, only when the page turns out full.
+	countLater := q.CountsFromPage()
 	if countLater {
 		total = `-1::bigint`
 	}

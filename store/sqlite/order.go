@@ -338,11 +338,9 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	base := ` FROM ` + p.from + ` WHERE ` + p.alias + `.tenant_id = ? AND ` + p.live + ` AND (` + where + `)`
 	args := append([]any{tenantID}, wargs...)
 	var err error
-	// A filtered first page that is not full holds every match: its
-	// length is the total, and the count (a second pass over the
-	// matches) is needed only when the page is full. That is every
-	// look-up by userName, externalId or email.
-	countLater := q.Filter != nil && q.After == nil && q.Before == nil && q.Offset == 0 && q.Limit > 0
+	// Every look-up by userName, externalId or email: counted only when
+	// the page turns out full.
+	countLater := q.CountsFromPage()
 	count := func() error {
 		if err := sqlx.GetContext(ctx, c.q, &info.total, `SELECT COUNT(*)`+base, args...); err != nil {
 			return fmt.Errorf("sqlite: count %s: %w", p.counter, err)
