@@ -29,26 +29,10 @@ func quickCompare(text string) (*filter.AttributeExpression, bool) {
 			return nil, false
 		}
 	}
-	var o filter.CompareOperator
-	switch strings.ToLower(op) {
-	case "eq":
-		o = filter.EQ
-	case "ne":
-		o = filter.NE
-	case "co":
-		o = filter.CO
-	case "sw":
-		o = filter.SW
-	case "ew":
-		o = filter.EW
-	case "gt":
-		o = filter.GT
-	case "ge":
-		o = filter.GE
-	case "lt":
-		o = filter.LT
-	case "le":
-		o = filter.LE
+	// filter-parser's operators are their lowercase names.
+	o := filter.CompareOperator(strings.ToLower(op))
+	switch o {
+	case filter.EQ, filter.NE, filter.CO, filter.SW, filter.EW, filter.GT, filter.GE, filter.LT, filter.LE:
 	default:
 		return nil, false
 	}
