@@ -224,35 +224,30 @@ func ceilingUser(tenantID, tag string, seq int64, now time.Time) store.User {
 	return p.storeUser(tenantID, now)
 }
 
-// vacuumAnalyze runs VACUUM ANALYZE on a PostgreSQL database: after a
-// bulk load it does now what autovacuum would do a little later, in the
-// middle of a phase.
-func vacuumAnalyze(ctx context.Context, u string) error {
-	db, err := sql.Open("postgres", u)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
-		return fmt.Errorf("VACUUM ANALYZE after seeding: %w", err)
-	}
-	return nil
-}
+// Maintenance statements the seeder runs on PostgreSQL.
+const (
+	// vacuumAnalyze, after a bulk load, does now what autovacuum would do
+	// a little later, in the middle of a phase.
+	vacuumAnalyze = "VACUUM ANALYZE"
+	// analyzeSeeded refreshes the statistics of the tables a seeding run
+	// grows. Plans a connection keeps (foreign-key checks, prepared
+	// statements) are made from the statistics of their time; a server
+	// without autovacuum would keep planning a table of a million rows as
+	// an empty one, and a check that scans it makes every insert slower
+	// than the last. ANALYZE makes those plans be made again.
+	analyzeSeeded = "ANALYZE users, user_emails, groups, group_members"
+)
 
-// analyzeTables runs ANALYZE on the tables a seeding run grows. Plans a
-// connection keeps (foreign-key checks, prepared statements) are made from
-// the statistics of their time; a server without autovacuum would keep
-// planning a table of a million rows as an empty one, and a check that
-// scans it makes every insert slower than the last. ANALYZE refreshes the
-// statistics and makes those plans be made again.
-func analyzeTables(ctx context.Context, u string) error {
+// maintain runs one maintenance statement on the PostgreSQL database at u
+// over a connection of its own (VACUUM cannot run in a transaction).
+func maintain(ctx context.Context, u, stmt string) error {
 	db, err := sql.Open("postgres", u)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "ANALYZE users, user_emails, groups, group_members"); err != nil {
-		return fmt.Errorf("ANALYZE while seeding: %w", err)
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("%s while seeding: %w", stmt, err)
 	}
 	return nil
 }

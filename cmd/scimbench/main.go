@@ -176,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		s := &seeder{db: db, tenantID: b.tenantID, users: cfg.users, groups: cfg.groups, members: cfg.members,
 			batch: cfg.seedBatch, workers: workers, log: stderr}
 		if target.kind == "postgres" {
-			s.analyze = func(ctx context.Context) error { return analyzeTables(ctx, target.url) }
+			s.analyze = func(ctx context.Context) error { return maintain(ctx, target.url, analyzeSeeded) }
 		}
 		fmt.Fprintf(stderr, "seed: tenant %s on %s, %d users, %d groups × %d members\n",
 			cfg.tenant, target.kind, cfg.users, cfg.groups, cfg.members)
@@ -190,7 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			// statistics and an unset visibility map until autovacuum
 			// comes by (within a minute or so, in the middle of a phase);
 			// do its work now so the phases measure the steady state.
-			if err := vacuumAnalyze(ctx, target.url); err != nil {
+			if err := maintain(ctx, target.url, vacuumAnalyze); err != nil {
 				return err
 			}
 			sr.Vacuumed = true
