@@ -272,22 +272,30 @@ func runProperty(t *testing.T, s store.Store, svc *Service, cli Actor, c *clock,
 	}
 }
 
-// TestLastSeatAcrossReplicas races many creates for the last free seat
-// through several services, each over its own connection pool to the same
-// PostgreSQL database (as replicas are): exactly one may win.
-func TestLastSeatAcrossReplicas(t *testing.T) {
+// pgReplicas returns n services, each over its own connection pool to one
+// fresh PostgreSQL database, as replicas of scimd are.
+func pgReplicas(t *testing.T, n int, c *clock) []*Service {
+	t.Helper()
 	u := pgtest.URL(t)
-	ctx := context.Background()
-	var replicas []*Service
-	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	for range 3 {
-		s, err := postgres.Open(ctx, u)
+	var out []*Service
+	for range n {
+		s, err := postgres.Open(context.Background(), u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
-		replicas = append(replicas, New(s, c.now, nil))
+		out = append(out, New(s, c.now, nil))
 	}
+	return out
+}
+
+// TestLastSeatAcrossReplicas races many creates for the last free seat
+// through several services, each over its own connection pool to the same
+// PostgreSQL database (as replicas are): exactly one may win.
+func TestLastSeatAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	replicas := pgReplicas(t, 3, c)
 	svc, cli := setup(t, replicas[0].store, c, "acme", "", "seats=3")
 	for i := range 2 {
 		if _, err := svc.CreateUser(ctx, cli, newUser(fmt.Sprintf("seated%d", i), "", true, "")); err != nil {
@@ -341,18 +349,9 @@ func TestLastSeatAcrossReplicas(t *testing.T) {
 // same PostgreSQL database, next to creates of other addresses: exactly
 // one of the shared address may win, and every other address is created.
 func TestUniqueEmailAcrossReplicas(t *testing.T) {
-	u := pgtest.URL(t)
 	ctx := context.Background()
-	var replicas []*Service
 	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	for range 3 {
-		s, err := postgres.Open(ctx, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		replicas = append(replicas, New(s, c.now, nil))
-	}
+	replicas := pgReplicas(t, 3, c)
 	_, cli := setup(t, replicas[0].store, c, "acme", "", "unique_emails=true")
 	spellings := []string{"same@example.com", "SAME@example.com", "Same@Example.COM"}
 	var wins, refusals, others atomic.Int32
