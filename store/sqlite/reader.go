@@ -400,53 +400,39 @@ func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (st
 // reads the membership rows alone, without UserGroups' look-up of each
 // user, and a single user by equality rather than through json_each.
 func (c conn) groupsOfLive(ctx context.Context, tenantID string, userIDs []string) (map[string][]store.GroupRef, error) {
-	out := map[string][]store.GroupRef{}
 	const cols = `SELECT m.member_id, g.id, g.display_name
 		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 		WHERE m.tenant_id = ? AND m.member_type = 'User' AND `
-	var rows *sql.Rows
-	var err error
 	if len(userIDs) == 1 {
-		rows, err = c.q.QueryContext(ctx, cols+`m.member_id = ? ORDER BY g.display_name, g.id`, tenantID, userIDs[0])
-	} else {
-		rows, err = c.q.QueryContext(ctx, cols+`m.member_id IN (SELECT value FROM json_each(?))
-			ORDER BY m.member_id, g.display_name, g.id`, tenantID, idsJSON(userIDs))
+		return c.groupRefs(c.q.QueryContext(ctx, cols+`m.member_id = ? ORDER BY g.display_name, g.id`, tenantID, userIDs[0]))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: user groups: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var uid string
-		var ref store.GroupRef
-		if err := rows.Scan(&uid, &ref.ID, &ref.DisplayName); err != nil {
-			return nil, fmt.Errorf("sqlite: user groups: %w", err)
-		}
-		out[uid] = append(out[uid], ref)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: user groups: %w", err)
-	}
-	return out, nil
+	return c.groupRefs(c.q.QueryContext(ctx, cols+`m.member_id IN (SELECT value FROM json_each(?))
+		ORDER BY m.member_id, g.display_name, g.id`, tenantID, idsJSON(userIDs)))
 }
 
 func (c conn) UserGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]store.GroupRef, error) {
-	out := map[string][]store.GroupRef{}
 	if len(userIDs) == 0 {
-		return out, nil
+		return map[string][]store.GroupRef{}, nil
 	}
 	// Every live user gets an entry, an empty one when it is in no group;
 	// missing and deleted users get none.
-	rows, err := c.q.QueryContext(ctx, `SELECT u.id, g.id, g.display_name
+	return c.groupRefs(c.q.QueryContext(ctx, `SELECT u.id, g.id, g.display_name
 		FROM users u
 		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id AND m.member_type = 'User'
 		LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 		WHERE u.tenant_id = ? AND u.id IN (SELECT value FROM json_each(?)) AND u.state <> 'deleted'
-		ORDER BY u.id, g.display_name, g.id`, tenantID, idsJSON(userIDs))
+		ORDER BY u.id, g.display_name, g.id`, tenantID, idsJSON(userIDs)))
+}
+
+// groupRefs reads rows of (user id, group id, group display name) in
+// order into each user's groups; a row without a group (the empty side of
+// an outer join) gives its user an empty entry.
+func (conn) groupRefs(rows *sql.Rows, err error) (map[string][]store.GroupRef, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user groups: %w", err)
 	}
 	defer rows.Close()
+	out := map[string][]store.GroupRef{}
 	for rows.Next() {
 		var uid string
 		var gid, name sql.NullString
