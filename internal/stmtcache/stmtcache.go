@@ -3,6 +3,8 @@ package stmtcache
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -84,7 +86,8 @@ func (c *Cache) prepare(ctx context.Context, query string) *sqlx.Stmt {
 // isConnErr reports whether err is about the connection rather than the
 // statement text.
 func isConnErr(err error) bool {
-	return err == sql.ErrConnDone || err == context.Canceled || err == context.DeadlineExceeded
+	return errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Close waits for background prepares and closes every cached statement;
