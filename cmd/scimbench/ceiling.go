@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/scimd/scimd/internal/dbopen"
 	"io"
 	"net"
 	"net/http"
@@ -56,11 +57,11 @@ type sqlCeiling struct {
 	r, w *sql.DB
 }
 
-func openSQLCeiling(ctx context.Context, t dbTarget, conc int) (*sqlCeiling, error) {
-	c := &sqlCeiling{kind: t.kind}
-	switch t.kind {
-	case "sqlite":
-		dsn := "file:" + (&url.URL{Path: t.path}).EscapedPath() +
+func openSQLCeiling(ctx context.Context, t dbopen.Target, conc int) (*sqlCeiling, error) {
+	c := &sqlCeiling{kind: t.Kind}
+	switch t.Kind {
+	case dbopen.SQLite:
+		dsn := "file:" + (&url.URL{Path: t.Path}).EscapedPath() +
 			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 			"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)"
 		w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
@@ -77,8 +78,8 @@ func openSQLCeiling(ctx context.Context, t dbTarget, conc int) (*sqlCeiling, err
 		r.SetMaxOpenConns(conc)
 		r.SetMaxIdleConns(conc)
 		c.r, c.w = r, w
-	case "postgres":
-		db, err := sql.Open("postgres", t.url)
+	case dbopen.Postgres:
+		db, err := sql.Open("postgres", t.URL)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +87,7 @@ func openSQLCeiling(ctx context.Context, t dbTarget, conc int) (*sqlCeiling, err
 		db.SetMaxIdleConns(conc)
 		c.r, c.w = db, db
 	default:
-		return nil, fmt.Errorf("no SQL ceiling for %q", t.kind)
+		return nil, fmt.Errorf("no SQL ceiling for %q", t.Kind)
 	}
 	if err := errors.Join(c.r.PingContext(ctx), c.w.PingContext(ctx)); err != nil {
 		c.close()

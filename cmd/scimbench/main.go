@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/scimd/scimd/internal/dbopen"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -152,13 +153,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		PageSize: cfg.pageSize, Sample: cfg.sample, RandSeed: cfg.randSeed, Phases: cfg.phases, Base: cfg.base}
 
 	rng := rand.New(rand.NewPCG(cfg.randSeed, 7))
-	var db database
+	var db dbopen.Database
 	if cfg.databaseURL != "" {
-		target, err := parseDatabaseURL(cfg.databaseURL)
+		target, err := dbopen.Parse(cfg.databaseURL)
 		if err != nil {
 			return err
 		}
-		rep.Settings.Database, rep.Settings.DBKind = redact(cfg.databaseURL), target.kind
+		rep.Settings.Database, rep.Settings.DBKind = dbopen.Redact(cfg.databaseURL), target.Kind
 		if db, err = openStore(ctx, target); err != nil {
 			return err
 		}
@@ -169,28 +170,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		workers := cfg.seedWorkers
 		if workers == 0 {
 			workers = 1
-			if target.kind == "postgres" {
+			if target.Kind == dbopen.Postgres {
 				workers = 4
 			}
 		}
 		s := &seeder{db: db, tenantID: b.tenantID, users: cfg.users, groups: cfg.groups, members: cfg.members,
 			batch: cfg.seedBatch, workers: workers, log: stderr}
-		if target.kind == "postgres" {
-			s.analyze = func(ctx context.Context) error { return maintain(ctx, target.url, analyzeSeeded) }
+		if target.Kind == dbopen.Postgres {
+			s.analyze = func(ctx context.Context) error { return maintain(ctx, target.URL, analyzeSeeded) }
 		}
 		fmt.Fprintf(stderr, "seed: tenant %s on %s, %d users, %d groups × %d members\n",
-			cfg.tenant, target.kind, cfg.users, cfg.groups, cfg.members)
+			cfg.tenant, target.Kind, cfg.users, cfg.groups, cfg.members)
 		sr, err := s.seed(ctx)
 		if err != nil {
 			return err
 		}
 		sr.Tenant = cfg.tenant
-		if target.kind == "postgres" && (sr.UsersSeeded > 0 || sr.GroupsSeeded > 0) {
+		if target.Kind == dbopen.Postgres && (sr.UsersSeeded > 0 || sr.GroupsSeeded > 0) {
 			// Tables that just grew by a bulk load have no planner
 			// statistics and an unset visibility map until autovacuum
 			// comes by (within a minute or so, in the middle of a phase);
 			// do its work now so the phases measure the steady state.
-			if err := maintain(ctx, target.url, vacuumAnalyze); err != nil {
+			if err := maintain(ctx, target.URL, vacuumAnalyze); err != nil {
 				return err
 			}
 			sr.Vacuumed = true
@@ -208,8 +209,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			defer b.sqlc.close()
 		}
-		if target.kind == "postgres" && localPostgres(target.url) {
-			b.cpu.pgDB = postgresDB(target.url)
+		if target.Kind == dbopen.Postgres && localPostgres(target.URL) {
+			b.cpu.pgDB = postgresDB(target.URL)
 		}
 	}
 	if len(cfg.phases) == 0 {
@@ -356,7 +357,7 @@ type server struct {
 	url string
 }
 
-func serve(db database, svc *provision.Service) (*server, error) {
+func serve(db dbopen.Database, svc *provision.Service) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

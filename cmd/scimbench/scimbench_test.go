@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/scimd/scimd/internal/dbopen"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -164,10 +165,10 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || c.concurrency != 16 || len(c.phases) != len(phaseOrder) {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
-	if _, err := parseDatabaseURL("postgres://u:secret@h/db"); err != nil {
+	if _, err := dbopen.Parse("postgres://u:secret@h/db"); err != nil {
 		t.Error(err)
 	}
-	if r := redact("postgres://u:secret@h/db"); strings.Contains(r, "secret") {
+	if r := dbopen.Redact("postgres://u:secret@h/db"); strings.Contains(r, "secret") {
 		t.Errorf("redact left the password: %s", r)
 	}
 }
@@ -176,7 +177,7 @@ func TestParseFlags(t *testing.T) {
 // SCIM layer writes for the same Okta create.
 func TestSeededDocumentMatchesSCIM(t *testing.T) {
 	ctx := context.Background()
-	db, err := openStore(ctx, dbTarget{kind: "sqlite", path: filepath.Join(t.TempDir(), "doc.db")})
+	db, err := openStore(ctx, dbopen.Target{Kind: dbopen.SQLite, Path: filepath.Join(t.TempDir(), "doc.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +318,7 @@ func testRunEveryPhase(t *testing.T, dbURL string) {
 	if rep2.Seed.UsersSeeded != 0 || rep2.Seed.GroupsSeeded != 0 || rep2.Seed.UsersBefore < 200 {
 		t.Errorf("second seed: %+v", rep2.Seed)
 	}
-	target, err := parseDatabaseURL(dbURL)
+	target, err := dbopen.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,82 +6,21 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/scimd/scimd/internal/dbopen"
 	"github.com/scimd/scimd/internal/provision"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/postgres"
-	"github.com/scimd/scimd/store/sqlite"
 )
 
-// database is a store that can migrate itself.
-type database interface {
-	store.Store
-	Migrate(ctx context.Context) error
-}
-
-// dbTarget is what a -database-url names.
-type dbTarget struct {
-	kind string // "sqlite" or "postgres"
-	path string // the SQLite file
-	url  string // the PostgreSQL URL
-}
-
-// parseDatabaseURL reads the URL forms cmd/scimd accepts: sqlite:///abs,
-// sqlite://rel and postgres:// (or postgresql://).
-func parseDatabaseURL(u string) (dbTarget, error) {
-	switch {
-	case strings.HasPrefix(u, "sqlite://"):
-		p := strings.TrimPrefix(u, "sqlite://")
-		if p == "" || p == "/" {
-			return dbTarget{}, fmt.Errorf("database URL %q names no file", u)
-		}
-		return dbTarget{kind: "sqlite", path: p}, nil
-	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		return dbTarget{kind: "postgres", url: u}, nil
-	}
-	return dbTarget{}, fmt.Errorf("database URL %q: use sqlite:///abs/path.db, sqlite://rel/path.db or postgres://…", redact(u))
-}
-
-// redact hides a password in a database URL.
-func redact(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return u
-	}
-	if user, _, hasPw := strings.Cut(userinfo, ":"); hasPw {
-		return scheme + "://" + user + ":***@" + host
-	}
-	return u
-}
-
 // openStore opens and migrates the store a target names.
-func openStore(ctx context.Context, t dbTarget) (database, error) {
-	var db database
-	var err error
-	switch t.kind {
-	case "sqlite":
-		if err := os.MkdirAll(filepath.Dir(t.path), 0o750); err != nil {
-			return nil, fmt.Errorf("database directory: %w", err)
-		}
-		db, err = sqlite.Open(ctx, t.path)
-	case "postgres":
-		db, err = postgres.Open(ctx, t.url)
-	default:
-		return nil, fmt.Errorf("unknown database kind %q", t.kind)
-	}
+func openStore(ctx context.Context, t dbopen.Target) (dbopen.Database, error) {
+	db, err := dbopen.Open(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +50,7 @@ type SeedReport struct {
 // store, in batched transactions, bypassing HTTP and the provision
 // service (no audit entries, no outbox events).
 type seeder struct {
-	db       database
+	db       dbopen.Database
 	tenantID string
 	users    int // the seeded users are numbers 0 … users-1
 	groups   int
@@ -126,7 +65,7 @@ type seeder struct {
 }
 
 // ensureTenant returns the id of the named tenant, creating it.
-func ensureTenant(ctx context.Context, db database, name string) (string, error) {
+func ensureTenant(ctx context.Context, db dbopen.Database, name string) (string, error) {
 	t, err := db.GetTenantByName(ctx, name)
 	if err == nil {
 		return t.ID, nil
