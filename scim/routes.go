@@ -34,6 +34,11 @@ type Config struct {
 	// before it is read again (auth.Cache); 0 reads it on every request.
 	// A revocation made by another process takes effect within it.
 	TokenCacheTTL time.Duration
+	// Changed, when set, is called after every request that changed state
+	// (a 2xx answer to POST, PUT, PATCH or DELETE): serve wakes the event
+	// dispatcher with it, so webhooks hear of the change at once rather
+	// than at its next poll.
+	Changed func()
 }
 
 // Limits advertised in /ServiceProviderConfig and enforced.
@@ -105,7 +110,7 @@ func NewServer(cfg Config) http.Handler {
 		r.Get("/Schemas/{urn}", s.schema)
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.authenticate)
+			r.Use(s.authenticate, s.auditAttempts)
 			r.Post("/.search", s.searchAll)
 			r.Post("/Users/.search", s.searchUsers)
 			r.Post("/Groups/.search", s.searchGroups)

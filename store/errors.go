@@ -16,6 +16,9 @@ var (
 	// ErrUnsupported means a query names something the backend cannot
 	// compile (an attribute, operator or value type).
 	ErrUnsupported = errors.New("store: unsupported query")
+	// ErrInvalidCursor means a position given to EventFeed was not one it
+	// returned.
+	ErrInvalidCursor = errors.New("store: invalid event feed position")
 )
 
 // ConflictError is the ErrConflict a uniqueness violation returns; Attr

@@ -75,6 +75,8 @@ type Reader interface {
 	// GroupMembers returns, for each given group id, its members ordered by
 	// member id. Groups without members are absent from the map.
 	GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]Member, error)
+
+	EventReader
 }
 
 // Tx is one read-write transaction. Reads through a Tx see the
@@ -166,8 +168,12 @@ type Tx interface {
 
 	// AppendAudit appends one audit entry (e.ID must be set).
 	AppendAudit(ctx context.Context, e *AuditEntry) error
-	// AppendEvent appends one event to the outbox (e.ID must be set).
+	// AppendEvent appends one event to the outbox (e.ID must be set) and
+	// a pending delivery of it, due at e.At, for every webhook the tenant
+	// has.
 	AppendEvent(ctx context.Context, e *Event) error
+
+	EventWriter
 }
 
 // Store is a storage backend. Its Reader methods run outside any explicit
@@ -184,6 +190,7 @@ type Store interface {
 	// the same bytes, so it can key what replicas must agree on (the HMAC
 	// of RFC 9865 cursors).
 	Secret(ctx context.Context, name string) ([]byte, error)
+	Dispatch
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database handles.

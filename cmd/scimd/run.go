@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/obs"
 	"github.com/scimd/scimd/internal/policy"
 	"github.com/scimd/scimd/internal/provision"
@@ -37,13 +38,23 @@ Usage:
                                                     issue a bearer token; prints it alone on stdout
   scimd token list --tenant NAME                    list a tenant's tokens (never the secrets)
   scimd token revoke ID                             revoke a token
+  scimd audit --tenant NAME [--user ID|USERNAME] [--since 1h] [--limit N] [--json]
+                                                    the audit trail, newest first
+  scimd webhook add --tenant NAME --url URL         deliver the tenant's events to URL; prints the signing secret
+  scimd webhook list --tenant NAME                  list the tenant's webhooks
+  scimd webhook remove --tenant NAME ID             remove a webhook and its pending deliveries
+  scimd events --tenant NAME [--dead]               event deliveries, newest first (--dead: only dead ones)
+  scimd events retry --tenant NAME EVENT_ID         queue an event's dead deliveries again
 
 Every command takes --database-url (env SCIMD_DATABASE_URL; default: the SQLite
 file scimd.db in the working directory; sqlite:///abs/path.db, sqlite://rel/path.db
 or postgres://…). serve also reads SCIMD_ADDR, SCIMD_BASE_URL, SCIMD_LOG_FORMAT
 (text|json), SCIMD_LOG_LEVEL (debug|info|warn|error), SCIMD_MAX_BODY_BYTES and
 SCIMD_TOKEN_CACHE_TTL (default 2s: how long a running server trusts a token it
-has read; a revocation reaches it within that time; 0s reads on every request).
+has read; a revocation reaches it within that time; 0s reads on every request),
+SCIMD_WEBHOOKS (on|off, default on: deliver events to webhooks from this
+process), SCIMD_WEBHOOK_TIMEOUT (default 10s per attempt) and
+SCIMD_WEBHOOK_MAX_ATTEMPTS (default 12, then the event is dead).
 `
 
 // env is the configuration every command shares.
@@ -77,6 +88,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.sub(ctx, "token", rest, map[string]func(context.Context, []string) error{
 			"create": e.tokenCreate, "list": e.tokenList, "revoke": e.tokenRevoke,
 		})
+	case "audit":
+		return e.audit(ctx, rest)
+	case "webhook":
+		return e.sub(ctx, "webhook", rest, map[string]func(context.Context, []string) error{
+			"add": e.webhookAdd, "list": e.webhookList, "remove": e.webhookRemove,
+		})
+	case "events":
+		return e.events(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -338,15 +357,11 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := e.open(ctx)
+	db, t, err := e.openTenant(ctx, *tenantName)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	t, err := tenant(ctx, db, *tenantName)
-	if err != nil {
-		return err
-	}
 	secret, tok, err := provision.New(db, nil, nil).CreateToken(ctx, cliActor, provision.TokenSpec{TenantID: t.ID, OwnerUserName: *owner, TTL: ttl, Kind: *kind})
 	if err != nil {
 		return err
@@ -362,15 +377,11 @@ func (e *env) tokenList(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	db, err := e.open(ctx)
+	db, t, err := e.openTenant(ctx, *tenantName)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	t, err := tenant(ctx, db, *tenantName)
-	if err != nil {
-		return err
-	}
 	toks, err := db.ListTokens(ctx, t.ID)
 	if err != nil {
 		return err
@@ -471,6 +482,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("SCIMD_TOKEN_CACHE_TTL %q: use a duration from 0s to 1m", v)
 		}
 	}
+	dcfg, err := e.dispatchConfig()
+	if err != nil {
+		return err
+	}
 	db, err := e.open(ctx)
 	if err != nil {
 		return err
@@ -491,10 +506,22 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ln.Close()
 		return err
 	}
+	metrics := obs.NewMetrics()
+	dispatchDone := make(chan struct{})
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopDispatch(); <-dispatchDone }()
+	var changed func()
+	if dcfg.enabled {
+		d := events.New(events.Config{Store: db, Log: log, Metrics: metrics, Timeout: dcfg.timeout, MaxAttempts: dcfg.maxAttempts})
+		changed = d.Wake
+		go func() { defer close(dispatchDone); _ = d.Run(dispatchCtx) }()
+	} else {
+		close(dispatchDone)
+	}
 	srv := &http.Server{
 		Handler: scim.NewServer(scim.Config{
-			Store: db, Provision: svc, Log: log, Metrics: obs.NewMetrics(), BaseURL: base, MaxBodyBytes: maxBody,
-			TokenCacheTTL: tokenTTL,
+			Store: db, Provision: svc, Log: log, Metrics: metrics, BaseURL: base, MaxBodyBytes: maxBody,
+			TokenCacheTTL: tokenTTL, Changed: changed,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -560,4 +587,37 @@ func (e *env) bootstrap(ctx context.Context, db database, svc *provision.Service
 		"  The token is shown only now; only its SHA-256 is stored. More tokens:\n"+
 		"  scimd token create --tenant default\n%s\n\n", line, base, secret, line)
 	return nil
+}
+
+// dispatchSettings configure the webhook dispatcher of serve.
+type dispatchSettings struct {
+	enabled     bool
+	timeout     time.Duration
+	maxAttempts int
+}
+
+func (e *env) dispatchConfig() (dispatchSettings, error) {
+	d := dispatchSettings{enabled: true, timeout: events.DefaultTimeout, maxAttempts: events.DefaultMaxAttempts}
+	switch v := e.getenv("SCIMD_WEBHOOKS"); v {
+	case "", "on":
+	case "off":
+		d.enabled = false
+	default:
+		return d, fmt.Errorf("SCIMD_WEBHOOKS %q: use on or off", v)
+	}
+	if v := e.getenv("SCIMD_WEBHOOK_TIMEOUT"); v != "" {
+		t, err := time.ParseDuration(v)
+		if err != nil || t < time.Second || t > 5*time.Minute {
+			return d, fmt.Errorf("SCIMD_WEBHOOK_TIMEOUT %q: use a duration from 1s to 5m", v)
+		}
+		d.timeout = t
+	}
+	if v := e.getenv("SCIMD_WEBHOOK_MAX_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return d, fmt.Errorf("SCIMD_WEBHOOK_MAX_ATTEMPTS %q: use a number from 1 to 100", v)
+		}
+		d.maxAttempts = n
+	}
+	return d, nil
 }

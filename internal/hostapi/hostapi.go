@@ -42,7 +42,24 @@ func Handler(cfg Config) http.Handler {
 		h.fail(w, r, http.StatusNotFound, "not_found", "no such endpoint", nil)
 	})
 	r.Get("/users/{id}/access", h.access)
+	r.Get("/audit", h.audit)
+	r.Get("/events", h.events)
 	return r
+}
+
+// principal authenticates a host token; on failure it has answered.
+func (h *handler) principal(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+	p, err := auth.Authenticate(r.Context(), h.cfg.Store, r.Header.Get("Authorization"), store.TokenHost, h.cfg.Now())
+	if errors.Is(err, auth.ErrUnauthorized) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd host API"`)
+		h.fail(w, r, http.StatusUnauthorized, "unauthorized", "a valid host token is required (scimd token create --kind host)", nil)
+		return p, false
+	}
+	if err != nil {
+		h.fail(w, r, http.StatusInternalServerError, "internal", "internal error", err)
+		return p, false
+	}
+	return p, true
 }
 
 type handler struct{ cfg Config }
@@ -63,14 +80,8 @@ type ErrorResponse struct {
 }
 
 func (h *handler) access(w http.ResponseWriter, r *http.Request) {
-	p, err := auth.Authenticate(r.Context(), h.cfg.Store, r.Header.Get("Authorization"), store.TokenHost, h.cfg.Now())
-	if errors.Is(err, auth.ErrUnauthorized) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd host API"`)
-		h.fail(w, r, http.StatusUnauthorized, "unauthorized", "a valid host token is required (scimd token create --kind host)", nil)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, http.StatusInternalServerError, "internal", "internal error", err)
+	p, ok := h.principal(w, r)
+	if !ok {
 		return
 	}
 	id := chi.URLParam(r, "id")

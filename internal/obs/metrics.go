@@ -19,6 +19,18 @@ type Metrics struct {
 	Rewrites *prometheus.CounterVec
 	// Refusals counts policy refusals by rule.
 	Refusals *prometheus.CounterVec
+	// Deliveries counts webhook delivery attempts by outcome: "delivered",
+	// "failed" (to be retried) or "dead" (the last attempt failed).
+	Deliveries *prometheus.CounterVec
+	// QueueDepth is the number of pending deliveries (all tenants).
+	QueueDepth prometheus.Gauge
+	// DeadDeliveries is the number of dead deliveries (all tenants).
+	DeadDeliveries prometheus.Gauge
+	// OldestPending is the age in seconds of the oldest pending event.
+	OldestPending prometheus.Gauge
+	// DeliveryLag observes the seconds from an event's commit to its
+	// successful delivery.
+	DeliveryLag prometheus.Histogram
 }
 
 // NewMetrics registers scimd's series, plus the Go runtime and process
@@ -40,8 +52,25 @@ func NewMetrics() *Metrics {
 		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scimd_policy_refusals_total", Help: "Changes refused by the lifecycle policy, by rule.",
 		}, []string{"rule"}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_event_deliveries_total", Help: "Webhook delivery attempts by outcome (delivered, failed, dead).",
+		}, []string{"outcome"}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scimd_event_queue_depth", Help: "Pending webhook deliveries, all tenants.",
+		}),
+		DeadDeliveries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scimd_event_dead_deliveries", Help: "Dead webhook deliveries waiting for `scimd events retry`, all tenants.",
+		}),
+		OldestPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scimd_event_oldest_pending_age_seconds", Help: "Age of the oldest event with a pending delivery (0 when none).",
+		}),
+		DeliveryLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "scimd_event_delivery_lag_seconds", Help: "Time from an event's commit to its successful delivery.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600},
+		}),
 	}
 	reg.MustRegister(m.Requests, m.Latency, m.Rewrites, m.Refusals,
+		m.Deliveries, m.QueueDepth, m.DeadDeliveries, m.OldestPending, m.DeliveryLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -96,7 +96,8 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, spec TokenSpec) (str
 		return s.record(ctx, tx, a, now, "token.create", "Token", t.ID, 201, nil, nil)
 	})
 	if err != nil {
-		return "", store.Token{}, err
+		a.TenantID = spec.TenantID
+		return "", store.Token{}, s.failed(ctx, a, err, "token.create", "Token", "")
 	}
 	return secret, t, nil
 }
@@ -109,8 +110,34 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, tokenID string) erro
 		if err := tx.RevokeToken(ctx, tokenID, now); err != nil {
 			return err
 		}
-		return nil
+		tenantID, err := tokenTenant(ctx, tx, tokenID)
+		if err != nil {
+			return err
+		}
+		a.TenantID = tenantID
+		return s.record(ctx, tx, a, now, "token.revoke", "Token", tokenID, 200, []string{"revoked"}, nil)
 	})
+}
+
+// tokenTenant finds the tenant of a token by id (tokens are few; this runs
+// for the CLI only).
+func tokenTenant(ctx context.Context, r store.Reader, tokenID string) (string, error) {
+	ts, err := r.ListTenants(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range ts {
+		toks, err := r.ListTokens(ctx, t.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range toks {
+			if k.ID == tokenID {
+				return t.ID, nil
+			}
+		}
+	}
+	return "", store.ErrNotFound
 }
 
 // SetTenantPolicy changes a tenant's lifecycle settings: preset ("" keeps
@@ -157,6 +184,12 @@ func (s *Service) SetTenantPolicy(ctx context.Context, a Actor, tenantName, pres
 		a.TenantID = t.ID
 		return s.record(ctx, tx, a, s.clock(), "tenant.policy", "Tenant", t.ID, 200, []string{"policy"}, nil)
 	})
+	if err != nil {
+		if t, terr := s.store.GetTenantByName(ctx, tenantName); terr == nil {
+			a.TenantID = t.ID
+			return out, s.failed(ctx, a, err, "tenant.policy", "Tenant", t.ID)
+		}
+	}
 	return out, err
 }
 

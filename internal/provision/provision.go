@@ -219,6 +219,8 @@ func (s *Service) refused(ctx context.Context, a Actor, err error, op, rtype, id
 	})
 	if aerr != nil {
 		s.log.ErrorContext(ctx, "audit of a refusal failed", "request_id", a.RequestID, "err", aerr)
+	} else if m := markOf(ctx); m != nil {
+		m.refused.Store(true)
 	}
 	return err
 }
@@ -230,6 +232,9 @@ func (s *Service) record(ctx context.Context, tx store.Tx, a Actor, now time.Tim
 		Operation: op, ResourceType: rtype, ResourceID: id, Status: status, Changed: changed,
 	}); err != nil {
 		return err
+	}
+	if m := markOf(ctx); m != nil {
+		m.recorded.Store(true)
 	}
 	if ev == nil {
 		return nil

@@ -268,7 +268,7 @@ func (s *Service) TransferOwnership(ctx context.Context, a Actor, userName strin
 		return change(locked[target.ID], store.RoleOwner)
 	})
 	if err != nil {
-		return store.User{}, s.refused(ctx, a, err, "user.role", "User", "")
+		return store.User{}, s.failed(ctx, a, s.refused(ctx, a, err, "user.role", "User", ""), "user.role", "User", "")
 	}
 	return out, nil
 }

@@ -23,6 +23,20 @@
 // so the function given to Update must return that error rather than go on
 // using the Tx.
 //
+// Events are ordered by (txid, id), txid being the id of the transaction
+// that wrote the event (pg_current_xact_id()). The event feed returns only
+// events of transactions older than every transaction still running
+// (pg_snapshot_xmin), so a reader following its positions never skips an
+// event that commits late. AppendEvent writes the outbox row and one
+// pending delivery per webhook of the tenant in one statement; the
+// dispatcher claims deliveries with FOR UPDATE SKIP LOCKED and a lease,
+// only the first pending one of each (webhook, resource) at a time. This
+// part departs from the portable subset above: it relies on PostgreSQL
+// transaction ids (xid8), delivery ids come from gen_random_uuid(), the
+// claim index (on next_attempt) spans tenants, and the resource columns
+// of deliveries hold the empty string rather than NULL for none, so that
+// they compare with =.
+//
 // Every session runs with a statement timeout (30s unless the connection
 // URL sets statement_timeout) and TimeZone UTC; every query takes the
 // caller's context, so cancellation reaches the server.

@@ -32,13 +32,14 @@ const (
 	statementTimeout = "30s"
 )
 
-// Constraint names the conflict mapping knows (see migrations/00001_init.sql
-// and 00002_lifecycle.sql).
+// Constraint names the conflict mapping knows (see migrations/00001_init.sql,
+// 00002_lifecycle.sql and 00005_events.sql).
 const (
 	constraintUserName    = "users_user_name_key_uniq"
 	constraintOneOwner    = "users_one_owner_uniq"
 	constraintDisplayName = "groups_display_name_key_uniq"
 	constraintGroupFK     = "group_members_group_fk"
+	constraintWebhookURL  = "webhooks_url_uniq"
 )
 
 // Store is the PostgreSQL implementation of store.Store. It is safe for
@@ -169,7 +170,7 @@ func (s *Store) Close() error {
 
 // mapErr turns driver errors the contract names into store errors:
 // unique violations become ErrConflict (a *store.ConflictError for userName,
-// roles (the one live owner) and displayName).
+// roles (the one live owner), displayName and a webhook's url).
 func mapErr(err error) error {
 	if err == nil {
 		return nil
@@ -182,6 +183,8 @@ func mapErr(err error) error {
 			return &store.ConflictError{Attr: "roles"}
 		case constraintDisplayName:
 			return &store.ConflictError{Attr: "displayName"}
+		case constraintWebhookURL:
+			return &store.ConflictError{Attr: "url"}
 		}
 		return fmt.Errorf("%w (constraint %s)", store.ErrConflict, pqErr.Constraint)
 	}

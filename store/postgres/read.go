@@ -616,25 +616,19 @@ func (r reader) ListEvents(ctx context.Context, tenantID, after string, limit in
 	if !parseID(after) {
 		after = "00000000-0000-0000-0000-000000000000"
 	}
-	rows, err := r.q.QueryxContext(ctx, `SELECT tenant_id, id, at, type, resource_type, resource_id, payload
-		FROM outbox WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, after, limit)
+	rows, err := r.q.QueryxContext(ctx, `SELECT `+eventCols+`
+		FROM outbox o WHERE o.tenant_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3`, tenantID, after, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.Event
 	for rows.Next() {
-		var (
-			e          store.Event
-			rtype, rid sql.NullString
-			payload    []byte
-		)
-		if err := rows.Scan(&e.TenantID, &e.ID, &e.At, &e.Type, &rtype, &rid, &payload); err != nil {
+		var row eventRow
+		if err := rows.Scan(row.dest()...); err != nil {
 			return nil, err
 		}
-		e.At = e.At.UTC()
-		e.ResourceType, e.ResourceID, e.Payload = rtype.String, rid.String, payload
-		out = append(out, e)
+		out = append(out, row.event())
 	}
 	return out, rows.Err()
 }
@@ -648,32 +642,6 @@ func (r reader) ListAudit(ctx context.Context, tenantID, after string, limit int
 	if !parseID(after) {
 		after = "00000000-0000-0000-0000-000000000000"
 	}
-	rows, err := r.q.QueryxContext(ctx, `SELECT tenant_id, id, at, actor, request_id, client, operation,
-		resource_type, resource_id, status, rule, changed FROM audit WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+	return r.queryAudit(ctx, `SELECT `+auditCols+` FROM audit WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		tenantID, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var (
-			a                                          store.AuditEntry
-			actor, rid, client, op, rtype, resID, rule sql.NullString
-			changed                                    []byte
-		)
-		if err := rows.Scan(&a.TenantID, &a.ID, &a.At, &actor, &rid, &client, &op, &rtype, &resID, &a.Status, &rule, &changed); err != nil {
-			return nil, err
-		}
-		a.At = a.At.UTC()
-		a.Actor, a.RequestID, a.Client, a.Operation = actor.String, rid.String, client.String, op.String
-		a.ResourceType, a.ResourceID, a.Rule = rtype.String, resID.String, rule.String
-		if len(changed) > 0 {
-			if err := json.Unmarshal(changed, &a.Changed); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -588,8 +590,13 @@ func (t *txn) flushAudit(ctx context.Context) error {
 }
 
 // AppendEvent appends one event to the outbox (e.ID and e.TenantID must be
-// canonical UUIDs). A taken id is store.ErrConflict; a malformed id is an
-// error.
+// canonical UUIDs), stamped with the id of this transaction (the event's
+// place in the feed), and a pending delivery of it, due at e.At, for every
+// webhook the tenant has: one statement, with the audit entry AppendAudit
+// holds back, if any. The webhooks are key-share-locked, so one deleted
+// meanwhile is skipped rather than failing the insert. A taken id is
+// store.ErrConflict; a malformed id is an error; other errors are the
+// driver's.
 func (t *txn) AppendEvent(ctx context.Context, e *store.Event) error {
 	if err := needID("tenant id", e.TenantID); err != nil {
 		return err
@@ -599,15 +606,39 @@ func (t *txn) AppendEvent(ctx context.Context, e *store.Event) error {
 	}
 	ev := []any{e.TenantID, e.ID, e.At, e.Type, nullStr(e.ResourceType), nullStr(e.ResourceID), jsonDoc(e.Payload)}
 	if t.audit == nil {
-		_, err := t.exec(ctx, `INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, ev...)
+		_, err := t.exec(ctx, appendEvent, ev...)
 		return err
 	}
-	// The change's audit entry and its event, in one round trip.
+	// The change's audit entry, its event and its deliveries, in one round
+	// trip.
 	args := append(t.audit, ev...)
 	t.audit = nil
-	_, err := t.exec(ctx, `WITH a AS (`+insertAudit+`)
-		INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
-		VALUES ($13, $14, $15, $16, $17, $18, $19)`, args...)
+	_, err := t.exec(ctx, appendAuditEvent, args...)
 	return err
+}
+
+// The statements of AppendEvent, without and with the held-back audit
+// entry ($1 to $12, the event from $13 on).
+var (
+	appendEvent      = `WITH ` + insertEvent(1)
+	appendAuditEvent = `WITH a AS (` + insertAudit + `), ` + insertEvent(13)
+)
+
+// insertEvent returns the statement, less its leading WITH, that inserts
+// an event whose seven values (outbox columns tenant_id to payload) are the
+// parameters from $first on, and its deliveries.
+func insertEvent(first int) string {
+	params := make([]string, 7)
+	for i := range params {
+		params[i] = "$" + strconv.Itoa(first+i)
+	}
+	return `o AS (INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
+			VALUES (` + strings.Join(params, ", ") + `)
+			RETURNING tenant_id, id, at, resource_type, resource_id, txid)
+		INSERT INTO deliveries (tenant_id, id, webhook_id, event_id, resource_type, resource_id, ev_txid,
+			state, attempts, next_attempt)
+		SELECT w.tenant_id, gen_random_uuid(), w.id, o.id, COALESCE(o.resource_type, ''), COALESCE(o.resource_id, ''),
+			o.txid, 'pending', 0, o.at
+		FROM o JOIN webhooks w ON w.tenant_id = o.tenant_id
+		FOR KEY SHARE OF w`
 }

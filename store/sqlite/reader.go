@@ -557,6 +557,17 @@ type eventRow struct {
 	ResourceType sql.NullString `db:"resource_type"`
 	ResourceID   sql.NullString `db:"resource_id"`
 	Payload      string         `db:"payload"`
+	Seq          int64          `db:"seq"` // read by EventFeed only
+}
+
+// events converts outbox rows.
+func events(rows []eventRow) []store.Event {
+	out := make([]store.Event, len(rows))
+	for i, r := range rows {
+		out[i] = store.Event{ID: r.ID, TenantID: r.TenantID, At: fromMicro(r.At), Type: r.Type.String,
+			ResourceType: r.ResourceType.String, ResourceID: r.ResourceID.String, Payload: json.RawMessage(r.Payload)}
+	}
+	return out
 }
 
 // ListEvents returns outbox events after the given id; errors are the
@@ -568,12 +579,7 @@ func (c conn) ListEvents(ctx context.Context, tenantID, after string, limit int)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list events: %w", err)
 	}
-	out := make([]store.Event, len(rows))
-	for i, r := range rows {
-		out[i] = store.Event{ID: r.ID, TenantID: r.TenantID, At: fromMicro(r.At), Type: r.Type.String,
-			ResourceType: r.ResourceType.String, ResourceID: r.ResourceID.String, Payload: json.RawMessage(r.Payload)}
-	}
-	return out, nil
+	return events(rows), nil
 }
 
 type auditRow struct {
@@ -601,13 +607,19 @@ func (c conn) ListAudit(ctx context.Context, tenantID, after string, limit int) 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}
+	return auditEntries(rows)
+}
+
+// auditEntries converts audit rows; a changed column that is not a JSON
+// array of strings is an error.
+func auditEntries(rows []auditRow) ([]store.AuditEntry, error) {
 	out := make([]store.AuditEntry, len(rows))
 	for i, r := range rows {
 		out[i] = store.AuditEntry{ID: r.ID, TenantID: r.TenantID, At: fromMicro(r.At), Actor: r.Actor.String,
 			RequestID: r.RequestID.String, Client: r.Client.String, Operation: r.Operation.String,
 			ResourceType: r.ResourceType.String, ResourceID: r.ResourceID.String, Status: r.Status, Rule: r.Rule.String}
 		if err := json.Unmarshal([]byte(r.Changed), &out[i].Changed); err != nil {
-			return nil, fmt.Errorf("sqlite: list audit: changed: %w", err)
+			return nil, fmt.Errorf("sqlite: audit entry %s: changed: %w", r.ID, err)
 		}
 	}
 	return out, nil

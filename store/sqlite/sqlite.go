@@ -135,7 +135,14 @@ func (s *Store) Close() error {
 // unchanged when it does not, and rolls back and re-panics when fn panics.
 // Errors beginning or committing the transaction are returned as they are.
 // fn must not call Update itself (there is one writer connection).
-func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return s.write(ctx, func(t *tx) error { return fn(ctx, t) })
+}
+
+// write runs fn in an IMMEDIATE transaction on the writer connection, as
+// Update describes: it commits when fn returns nil and rolls back (and
+// returns fn's error unchanged, or re-panics) when it does not.
+func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	sqlTx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -146,7 +153,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx stor
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(ctx, &tx{conn{stmtcache.Conn{DB: s.w, Tx: sqlTx, Cache: s.wc}}}); err != nil {
+	if err := fn(&tx{conn{stmtcache.Conn{DB: s.w, Tx: sqlTx, Cache: s.wc}}}); err != nil {
 		done = true
 		_ = sqlTx.Rollback()
 		return err
@@ -327,6 +334,8 @@ func mapErr(err error) error {
 			return &store.ConflictError{Attr: "name"}
 		case "tokens.hash":
 			return &store.ConflictError{Attr: "hash"}
+		case "webhooks.tenant_id, webhooks.url":
+			return &store.ConflictError{Attr: "url"}
 		default:
 			return &store.ConflictError{Attr: "id"}
 		}

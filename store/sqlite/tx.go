@@ -365,9 +365,25 @@ func (t *tx) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 	return err
 }
 
+// AppendEvent writes the event at the next position of the commit order
+// (there is one writer, and this transaction holds its lock until it
+// commits, so MAX(seq) + 1 is the order events become visible in) and one
+// pending delivery of it, due at e.At, for every webhook of the tenant.
 func (t *tx) AppendEvent(ctx context.Context, e *store.Event) error {
-	_, err := t.exec(ctx, "append event", `INSERT INTO outbox (tenant_id, id, at, type, resource_type,
-		resource_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	var seq int64
+	err := sqlx.GetContext(ctx, t.q, &seq, `INSERT INTO outbox (tenant_id, id, at, type, resource_type,
+		resource_id, payload, seq) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox))
+		RETURNING seq`,
 		e.TenantID, e.ID, micro(e.At), str(e.Type), str(e.ResourceType), str(e.ResourceID), jsonDoc(e.Payload))
+	if err != nil {
+		if m := mapErr(err); m != err {
+			return m
+		}
+		return fmt.Errorf("sqlite: append event: %w", err)
+	}
+	_, err = t.exec(ctx, "append event deliveries", `INSERT INTO deliveries (tenant_id, id, webhook_id, event_id,
+		resource_type, resource_id, ev_seq, state, attempts, next_attempt)
+		SELECT tenant_id, scimd_uuid7(), id, ?, ?, ?, ?, 'pending', 0, ? FROM webhooks WHERE tenant_id = ?`,
+		e.ID, str(e.ResourceType), str(e.ResourceID), seq, micro(e.At), e.TenantID)
 	return err
 }

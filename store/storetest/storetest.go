@@ -60,6 +60,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CountsExact", testCountsExact},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"AuditAndEvents", testAuditAndEvents},
+		{"QueryAudit", testQueryAudit},
+		{"Webhooks", testWebhooks},
+		{"Deliveries", testDeliveries},
+		{"DeliveryOrder", testDeliveryOrder},
+		{"DeliveryClaimsConcurrent", testDeliveryClaimsConcurrent},
+		{"EventFeed", testEventFeed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
