@@ -13,8 +13,8 @@ import (
 func (s *server) spConfig() schemas.SPConfig {
 	return schemas.SPConfig{
 		PatchSupported:     true,
-		BulkSupported:      false,
-		BulkMaxOperations:  0,
+		BulkSupported:      true,
+		BulkMaxOperations:  MaxBulkOperations,
 		BulkMaxPayloadSize: int(s.cfg.MaxBodyBytes),
 		FilterSupported:    true,
 		FilterMaxResults:   MaxCount,

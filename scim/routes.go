@@ -52,6 +52,7 @@ const (
 )
 
 type server struct {
+	mux     http.Handler // the whole router, for /Bulk's operations
 	cfg     Config
 	log     *slog.Logger
 	metrics *obs.Metrics
@@ -111,6 +112,7 @@ func NewServer(cfg Config) http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate, s.auditAttempts)
+			r.Post("/Bulk", s.bulk)
 			r.Post("/.search", s.searchAll)
 			r.Post("/Users/.search", s.searchUsers)
 			r.Post("/Groups/.search", s.searchGroups)
@@ -129,6 +131,7 @@ func NewServer(cfg Config) http.Handler {
 			r.Delete("/Groups/{id}", s.deleteGroup)
 		})
 	})
+	s.mux = r
 	return r
 }
 
