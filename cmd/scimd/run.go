@@ -38,6 +38,8 @@ Usage:
                                                     issue a bearer token; prints it alone on stdout
   scimd token list --tenant NAME                    list a tenant's tokens (never the secrets)
   scimd token revoke ID                             revoke a token
+  scimd import --tenant NAME [--match userName|externalId] [--deactivate-missing] [--dry-run] FILE
+                                                    create or update users from a CSV or JSON-lines file (docs/import.md)
   scimd audit --tenant NAME [--user ID|USERNAME] [--since 1h] [--limit N] [--json]
                                                     the audit trail, newest first
   scimd webhook add --tenant NAME --url URL         deliver the tenant's events to URL; prints the signing secret
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 	case "audit":
 		return e.audit(ctx, rest)
+	case "import":
+		return e.importUsers(ctx, rest)
 	case "webhook":
 		return e.sub(ctx, "webhook", rest, map[string]func(context.Context, []string) error{
 			"add": e.webhookAdd, "list": e.webhookList, "remove": e.webhookRemove,

@@ -26,7 +26,7 @@ func (s *Service) CreateTenant(ctx context.Context, a Actor, name string) (store
 		return store.Tenant{}, fmt.Errorf("%w: tenant name %q: use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, name)
 	}
 	t := store.Tenant{ID: newID(), Name: name, Policy: []byte("{}"), Created: s.clock()}
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.CreateTenant(ctx, &t); err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, spec TokenSpec) (str
 		exp := now.Add(spec.TTL)
 		t.Expires = &exp
 	}
-	err = s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if spec.OwnerUserName != "" {
 			u, err := tx.GetUserByUserName(ctx, spec.TenantID, spec.OwnerUserName)
 			if errors.Is(err, store.ErrNotFound) {
@@ -105,7 +105,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, spec TokenSpec) (str
 // RevokeToken revokes a token by id; revoking twice keeps the first time.
 // An unknown id is store.ErrNotFound.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, tokenID string) error {
-	return s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	return s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		now := s.clock()
 		if err := tx.RevokeToken(ctx, tokenID, now); err != nil {
 			return err
@@ -148,7 +148,7 @@ func tokenTenant(ctx context.Context, r store.Reader, tokenID string) (string, e
 // message that names the valid choices.
 func (s *Service) SetTenantPolicy(ctx context.Context, a Actor, tenantName, preset string, sets []string) (policy.Settings, error) {
 	var out policy.Settings
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		t, err := tx.GetTenantByName(ctx, tenantName)
 		if err != nil {
 			return err

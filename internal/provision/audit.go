@@ -55,12 +55,15 @@ func markOf(ctx context.Context) *AuditMark {
 // failure to write is logged with the request id, not returned. Without a
 // tenant (a request that could not be attributed to one) it only logs.
 func (s *Service) AuditAttempt(ctx context.Context, a Actor, op, rtype, id string, status int) {
+	if isDryRun(ctx) {
+		return
+	}
 	if a.TenantID == "" {
 		s.log.WarnContext(ctx, "unattributed change attempt not audited", "request_id", a.RequestID, "op", op, "status", status)
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, &store.AuditEntry{
 			ID: newID(), TenantID: a.TenantID, At: s.clock(), Actor: a.Name, RequestID: a.RequestID,
 			Client: a.Client, Operation: op, ResourceType: rtype, ResourceID: id, Status: status,
@@ -113,7 +116,7 @@ func (s *Service) CreateWebhook(ctx context.Context, a Actor, rawURL string) (st
 	}
 	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(b)
 	w := store.Webhook{ID: newID(), TenantID: a.TenantID, URL: rawURL, Secret: []byte(secret), Created: s.clock()}
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.CreateWebhook(ctx, &w); err != nil {
 			return err
 		}
@@ -143,7 +146,7 @@ func checkWebhookURL(raw string) error {
 // DeleteWebhook removes a webhook of the actor's tenant and its pending
 // deliveries. Errors: store.ErrNotFound, or the store's.
 func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id string) error {
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.DeleteWebhook(ctx, a.TenantID, id); err != nil {
 			return err
 		}
@@ -157,7 +160,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id string) error {
 // the event has no dead delivery, or the store's.
 func (s *Service) RetryEvent(ctx context.Context, a Actor, eventID string) (int, error) {
 	var n int
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		now := s.clock()
 		if n, err = tx.RetryDeliveries(ctx, a.TenantID, eventID, now); err != nil {
@@ -182,4 +185,38 @@ func (s *Service) ResolveUser(ctx context.Context, tenantID, ref string) (string
 		return "", err
 	}
 	return u.ID, nil
+}
+
+type dryRunKey struct{}
+
+// WithDryRun returns ctx under which the service's changes run to the end
+// — every check, the policy, the writes — and are then rolled back:
+// nothing is written, audit entries of refusals and failures included. A
+// change that would succeed returns as if it had.
+func WithDryRun(ctx context.Context) context.Context {
+	return context.WithValue(ctx, dryRunKey{}, true)
+}
+
+func isDryRun(ctx context.Context) bool {
+	v, _ := ctx.Value(dryRunKey{}).(bool)
+	return v
+}
+
+var errDryRun = errors.New("provision: dry run: rolled back")
+
+// update runs fn in a store transaction, rolled back under WithDryRun.
+func (s *Service) update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	if !isDryRun(ctx) {
+		return s.store.Update(ctx, fn)
+	}
+	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return errDryRun
+	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
 }

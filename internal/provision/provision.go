@@ -85,7 +85,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, g store.Group, membe
 	now := s.clock()
 	g.TenantID, g.ID, g.Version = a.TenantID, newID(), 1
 	g.Created, g.Modified = now, now
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.CreateGroup(ctx, &g); err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, g store.Group, membe
 // *store.ConflictError, *MissingMembersError, or what mutate returned.
 func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, ifMatch *int64, op string, mutate func(g *store.Group) ([]MemberChange, error)) (store.Group, error) {
 	var out store.Group
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		before, err := tx.LockGroup(ctx, a.TenantID, id)
 		if err != nil {
 			return err
@@ -151,7 +151,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, ifMatch *
 // DeleteGroup removes a group and its memberships. Errors are
 // store.ErrNotFound and store.ErrPrecondition.
 func (s *Service) DeleteGroup(ctx context.Context, a Actor, id string, ifMatch *int64) error {
-	return s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	return s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		before, err := tx.LockGroup(ctx, a.TenantID, id)
 		if err != nil {
 			return err
@@ -204,14 +204,14 @@ func applyMembers(ctx context.Context, tx store.Tx, tenantID, groupID string, ch
 // change's own transaction rolled back) and returns err unchanged.
 func (s *Service) refused(ctx context.Context, a Actor, err error, op, rtype, id string) error {
 	var v *policy.Violation
-	if !errors.As(err, &v) {
+	if !errors.As(err, &v) || isDryRun(ctx) {
 		return err
 	}
 	status := 403
 	if v.Conflict {
 		status = 409
 	}
-	aerr := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	aerr := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, &store.AuditEntry{
 			ID: newID(), TenantID: a.TenantID, At: s.clock(), Actor: a.Name, RequestID: a.RequestID,
 			Client: a.Client, Operation: op, ResourceType: rtype, ResourceID: id, Status: status, Rule: v.Rule,

@@ -37,7 +37,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, u store.User) (store.
 	u.Created, u.Modified = now, now
 	setState(&u, nil, now)
 	op := "user.create"
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		settings, err := s.Settings(ctx, tx, a.TenantID)
 		if err != nil {
 			return err
@@ -105,7 +105,7 @@ func findRestorable(ctx context.Context, tx store.Tx, settings policy.Settings, 
 // what mutate returned.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *int64, op string, mutate func(u *store.User) error) (store.User, error) {
 	var out store.User
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		before, err := tx.LockUser(ctx, a.TenantID, id)
 		if err != nil {
 			return err
@@ -173,7 +173,7 @@ func withGroups(ctx context.Context, tx store.Tx, u *store.User) error {
 // and frees its seat. Errors are store.ErrNotFound,
 // store.ErrPrecondition and *policy.Violation.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, ifMatch *int64) error {
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		before, err := tx.LockUser(ctx, a.TenantID, id)
 		if err != nil {
 			return err
@@ -206,7 +206,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, ifMatch *i
 // userName, a *policy.Violation.
 func (s *Service) TransferOwnership(ctx context.Context, a Actor, userName string) (store.User, error) {
 	var out store.User
-	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		target, err := tx.GetUserByUserName(ctx, a.TenantID, userName)
 		if err != nil {
 			return err
