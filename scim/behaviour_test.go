@@ -251,7 +251,8 @@ func TestListParameters(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, h *harness) {
 		r := h.req("GET", "/ServiceProviderConfig", nil).must(t, 200)
-		if get(r.Body, "patch.supported") != true || get(r.Body, "etag.supported") != true || get(r.Body, "bulk.supported") != false ||
+		if get(r.Body, "patch.supported") != true || get(r.Body, "etag.supported") != true || get(r.Body, "bulk.supported") != true ||
+			get(r.Body, "bulk.maxOperations") != float64(MaxBulkOperations) ||
 			get(r.Body, "filter.maxResults") != float64(MaxCount) || get(r.Body, "bulk.maxPayloadSize") != float64(DefaultMaxBodyBytes) {
 			t.Fatalf("ServiceProviderConfig: %s", r.Raw)
 		}
