@@ -54,6 +54,7 @@ type config struct {
 	jsonOut     string
 	sample      int
 	pageSize    int
+	bulkSize    int
 	seedBatch   int
 	seedWorkers int
 	timeout     time.Duration
@@ -97,6 +98,7 @@ Flags:
 	fs.StringVar(&c.jsonOut, "json", "", "write every row, the machine and the settings as JSON to this file")
 	fs.IntVar(&c.sample, "sample", 10000, "existing users read up front for get and patch")
 	fs.IntVar(&c.pageSize, "page-size", 100, "count= of the page and walk phases")
+	fs.IntVar(&c.bulkSize, "bulk-size", 1000, "user creations per POST /Bulk in the bulk phase")
 	fs.IntVar(&c.seedBatch, "seed-batch", 1000, "users per seeding transaction")
 	fs.IntVar(&c.seedWorkers, "seed-workers", 0, "concurrent seeding transactions (0: 1 on SQLite, 4 on PostgreSQL)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
@@ -126,6 +128,8 @@ Flags:
 		return c, errors.New("-concurrency must be at least 1")
 	case c.duration <= 0 || c.walkMax <= 0 || c.timeout <= 0:
 		return c, errors.New("-duration, -walk-max and -timeout must be positive")
+	case c.bulkSize < 1 || c.bulkSize > scim.MaxBulkOperations:
+		return c, fmt.Errorf("-bulk-size must be 1…%d", scim.MaxBulkOperations)
 	case c.pageSize < 1 || c.pageSize > scim.MaxCount:
 		return c, fmt.Errorf("-page-size must be between 1 and %d", scim.MaxCount)
 	case c.sample < 1 || c.seedBatch < 1 || c.seedWorkers < 0:

@@ -25,7 +25,7 @@ var phaseOrder = []string{
 	"http-lookup", "sql-lookup",
 	"lookup-username", "lookup-externalid", "lookup-email", "get",
 	"page-shallow", "page-deep", "index-walk", "cursor-walk",
-	"sql-insert", "create",
+	"sql-insert", "create", "bulk",
 	"sql-update", "patch",
 	"http-mixed", "mixed",
 }
@@ -36,7 +36,7 @@ var phaseGroups = map[string][]string{
 	"pages":    {"page-shallow", "page-deep"},
 	"walks":    {"index-walk", "cursor-walk"},
 	"ceilings": {"http-lookup", "sql-lookup", "sql-insert", "sql-update", "http-mixed"},
-	"writes":   {"sql-insert", "create", "sql-update", "patch", "http-mixed", "mixed"},
+	"writes":   {"sql-insert", "create", "bulk", "sql-update", "patch", "http-mixed", "mixed"},
 }
 
 // selectPhases reads a -phases value: a comma-separated list of phase
@@ -227,6 +227,13 @@ func (b *bench) run(ctx context.Context, name string) []Row {
 		return b.timed(ctx, name, conc, nil, func(ctx context.Context, w *worker) (string, int, error) {
 			return "", 0, b.create(ctx, b.scim, w, true)
 		})
+	case "bulk":
+		// A bulk of -bulk-size creations is one request of seconds: fewer
+		// of them at once than single requests.
+		return b.timed(ctx, name, min(conc, 4), nil, func(ctx context.Context, w *worker) (string, int, error) {
+			n, err := b.bulk(ctx, w)
+			return "", n, err
+		})
 	case "sql-update":
 		return b.timed(ctx, name, flipConc, b.own(flipConc), func(ctx context.Context, w *worker) (string, int, error) {
 			u := b.next(w)
@@ -389,6 +396,49 @@ func (b *bench) create(ctx context.Context, c *client, w *worker, real bool) err
 		return fmt.Errorf("POST /Users: no id in the answer")
 	}
 	return nil
+}
+
+// bulk POSTs one /Bulk request of -bulk-size Okta-like user creations and
+// returns how many were created; any operation that was not created is
+// an error.
+func (b *bench) bulk(ctx context.Context, w *worker) (int, error) {
+	var body bytes.Buffer
+	body.WriteString(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[`)
+	for i := 0; i < b.cfg.bulkSize; i++ {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		p := newProfile(b.tag, b.seq.Add(1))
+		fmt.Fprintf(&body, `{"method":"POST","path":"/Users","bulkId":"b%d","data":`, i)
+		body.Write(p.postBody())
+		body.WriteByte('}')
+	}
+	body.WriteString(`]}`)
+	st, resp, err := b.scim.do(ctx, &w.buf, "POST", "/Bulk", body.Bytes())
+	if err != nil {
+		return 0, err
+	}
+	if st != 200 {
+		return 0, statusError("POST", "/Bulk", st, resp)
+	}
+	var out struct {
+		Operations []struct {
+			Status string `json:"status"`
+		} `json:"Operations"`
+	}
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return 0, fmt.Errorf("POST /Bulk: %v", err)
+	}
+	n := 0
+	for _, op := range out.Operations {
+		if op.Status == "201" {
+			n++
+		}
+	}
+	if n != b.cfg.bulkSize {
+		return n, fmt.Errorf("POST /Bulk: %d of %d operations created", n, b.cfg.bulkSize)
+	}
+	return n, nil
 }
 
 // page GETs one page and checks it holds want users.

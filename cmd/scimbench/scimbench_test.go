@@ -79,7 +79,7 @@ func TestSelectPhases(t *testing.T) {
 		{spec: "lookups", want: []string{"lookup-username", "lookup-externalid", "lookup-email"}},
 		{spec: "ceilings,mixed", want: []string{"http-lookup", "sql-lookup", "sql-insert", "sql-update", "http-mixed", "mixed"}},
 		{spec: "all,-walks,-ceilings", want: []string{"lookup-username", "lookup-externalid", "lookup-email", "get",
-			"page-shallow", "page-deep", "create", "patch", "mixed"}},
+			"page-shallow", "page-deep", "create", "bulk", "patch", "mixed"}},
 		{spec: "-index-walk", want: slices.DeleteFunc(slices.Clone(phaseOrder), func(s string) bool { return s == "index-walk" })},
 		{spec: "lookups,-lookup-email", want: []string{"lookup-username", "lookup-externalid"}},
 		{spec: "get,get", want: []string{"get"}},
