@@ -24,6 +24,9 @@
 #                      in-process and measures every phase next to its HTTP
 #                      and SQL ceilings; 0 skips it
 #   BENCH_USERS        users cmd/scimbench seeds (default 100000)
+#   BENCH_IMPORT       1 (default) also times `scimd import` of a generated
+#                      CSV of BENCH_IMPORT_USERS users (default 100000) into
+#                      an empty tenant of a fresh database; 0 skips it
 #   BENCH_SCIMBENCH_ARGS  extra cmd/scimbench flags
 #                      (default: -groups 100 -members 100 -concurrency 16 -duration 10s)
 set -euo pipefail
@@ -122,6 +125,35 @@ if [ "${BENCH_SCIMBENCH:-1}" = 1 ]; then
 	go run ./cmd/scimbench -database-url "$sburl" -users "$users" -json "$sbreport" $sbargs |
 		tee "${sbreport%.json}.txt"
 	echo "bench: report written to $sbreport" >&2
+	if [ -n "$sbdb" ]; then
+		psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $sbdb" >/dev/null
+		sbdb=""
+	fi
+fi
+
+if [ "${BENCH_IMPORT:-1}" = 1 ]; then
+	# scimd import of a generated CSV into an empty tenant of a fresh database.
+	n=${BENCH_IMPORT_USERS:-100000}
+	csv="$work/import.csv"
+	awk -v n="$n" 'BEGIN {
+		print "userName,externalId,name.givenName,name.familyName,emails.work,phoneNumbers.mobile,title,active,enterprise.employeeNumber,enterprise.department"
+		for (i = 0; i < n; i++)
+			printf "user%d@example.com,EXT-%d,Given%d,Family%d,user%d@example.com,+1-555-%07d,Engineer,true,%d,Dept%d\n", i, i, i, i, i, i, 100000 + i, i % 50
+	}' >"$csv"
+	if [ "$db" = postgres ]; then
+		sbdb="scimd_import_$$"
+		psql "$pgadmin" -qc "CREATE DATABASE $sbdb" >/dev/null
+		impurl=$(echo "$pgadmin" | sed -E "s#/[^/?]*(\?|$)#/$sbdb\1#")
+	else
+		impurl="sqlite://$work/import.db"
+	fi
+	SCIMD_DATABASE_URL="$impurl" "$work/scimd" tenant create importbench >/dev/null
+	echo "bench: scimd import of $n users on $db" >&2
+	start=$(date +%s.%N)
+	SCIMD_DATABASE_URL="$impurl" "$work/scimd" import --tenant importbench "$csv" 2>/dev/null | tee "$out/import-$db.txt"
+	end=$(date +%s.%N)
+	awk -v n="$n" -v s="$start" -v e="$end" 'BEGIN { printf "import: %d users in %.1f s = %.0f users/s\n", n, e - s, n / (e - s) }' |
+		tee -a "$out/import-$db.txt"
 	if [ -n "$sbdb" ]; then
 		psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $sbdb" >/dev/null
 		sbdb=""
