@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimd/scimd/internal/provision"
 	"github.com/scimd/scimd/internal/testenv"
 	"github.com/scimd/scimd/store"
 )
@@ -251,6 +252,17 @@ func TestBulkLimits(t *testing.T) {
 			if r := h.req("POST", "/Bulk", bad); r.Status != 400 {
 				t.Errorf("%s: %d %s", bad, r.Status, r.Raw)
 			}
+		}
+		// The tenant's own cap (policy bulk_max_operations) is lower.
+		if _, err := h.svc.SetTenantPolicy(context.Background(), provision.Actor{Name: "test"}, "acme", "", []string{"bulk_max_operations=2"}); err != nil {
+			t.Fatal(err)
+		}
+		r = h.req("POST", "/Bulk", `{`+bulkURN+`,"Operations":[`+strings.Join(ops[:3], ",")+`]}`)
+		if d := r.scimError(t, 413, ""); !strings.Contains(d, "bulk_max_operations") {
+			t.Errorf("detail %q does not name the setting", d)
+		}
+		if n := userCount(t, h); n != 0 {
+			t.Errorf("%d users created over the tenant's cap", n)
 		}
 		spc := h.req("GET", "/ServiceProviderConfig", nil).must(t, 200).Body["bulk"].(map[string]any)
 		if spc["supported"] != true || spc["maxOperations"] != float64(MaxBulkOperations) || spc["maxPayloadSize"] != float64(DefaultMaxBodyBytes) {

@@ -92,10 +92,90 @@ func (im *Importer) Merge(ctx context.Context, in map[string]any) (ImportResult,
 }
 
 func (im *Importer) apply(ctx context.Context, in map[string]any, merge bool) (ImportResult, error) {
+	res, u, err := im.prepare(ctx, in, merge)
+	if u == nil || err != nil {
+		return res, err
+	}
+	created, err := im.svc.CreateUser(ctx, im.actor, *u)
+	if err != nil {
+		return im.outcomeOf(res.Key, err)
+	}
+	return ImportResult{Outcome: ImportCreated, UserID: created.ID, Key: res.Key}, nil
+}
+
+// ApplyBatch applies records in order, as Apply (merge false) or Merge
+// (merge true) would one after the other, but creates the new users of
+// the batch together (provision.Service.CreateUsers: a few statements for
+// all of them, the outcome of each as if alone). It returns one result per
+// record and, like Apply, the first error that is not a record's fault.
+func (im *Importer) ApplyBatch(ctx context.Context, ins []map[string]any, merge bool) ([]ImportResult, error) {
+	out := make([]ImportResult, len(ins))
+	var pending []store.User
+	var pendingAt []int
+	pendingKeys := map[string]bool{}
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		res, err := im.svc.CreateUsers(ctx, im.actor, pending)
+		for n, i := range pendingAt {
+			switch {
+			case n >= len(res):
+				out[i] = ImportResult{Outcome: ImportFailed, Key: out[i].Key, Detail: "internal error"}
+			case res[n].Err != nil:
+				var perr error
+				if out[i], perr = im.outcomeOf(out[i].Key, res[n].Err); perr != nil && err == nil {
+					err = perr
+				}
+			default:
+				out[i] = ImportResult{Outcome: ImportCreated, UserID: res[n].User.ID, Key: out[i].Key}
+			}
+		}
+		pending, pendingAt = pending[:0], pendingAt[:0]
+		clear(pendingKeys)
+		return err
+	}
+	for i, in := range ins {
+		if key := im.keyOf(in); key != "" && pendingKeys[store.Fold(key)] {
+			if err := flush(); err != nil {
+				return out, err
+			}
+		}
+		res, u, err := im.prepare(ctx, in, merge)
+		out[i] = res
+		if err != nil {
+			return out, err
+		}
+		if u != nil {
+			pending = append(pending, *u)
+			pendingAt = append(pendingAt, i)
+			pendingKeys[store.Fold(res.Key)] = true
+		}
+	}
+	return out, flush()
+}
+
+// keyOf is the match key of a record as prepare will read it ("" when it
+// cannot tell).
+func (im *Importer) keyOf(in map[string]any) string {
+	doc, err := schemas.Normalize(schemas.User, in, im.settings)
+	if err != nil {
+		return ""
+	}
+	if im.byExtID {
+		return str(doc["externalId"])
+	}
+	return str(doc["userName"])
+}
+
+// prepare reads a record and applies it when it updates an existing user;
+// for a new user it returns the user to create (and a result holding only
+// the key) without creating it.
+func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool) (ImportResult, *store.User, error) {
 	if merge {
 		probe, err := schemas.Normalize(schemas.User, in, im.settings)
 		if err != nil {
-			return im.failed("", err), nil
+			return im.failed("", err), nil, nil
 		}
 		key := str(probe["userName"])
 		if im.byExtID {
@@ -106,32 +186,32 @@ func (im *Importer) apply(ctx context.Context, in map[string]any, merge bool) (I
 			if err == nil {
 				base, err := decodeDoc(cur.Doc)
 				if err != nil {
-					return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, err
+					return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
 				}
 				in = overlay(base, probe)
 			} else if !errors.Is(err, store.ErrNotFound) {
-				return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, err
+				return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
 			}
 		}
 	}
 	doc, err := schemas.Normalize(schemas.User, in, im.settings)
 	if err != nil {
-		return im.failed("", err), nil
+		return im.failed("", err), nil, nil
 	}
 	key := str(doc["userName"])
 	if im.byExtID {
 		key = str(doc["externalId"])
 		if key == "" {
-			return ImportResult{Outcome: ImportFailed, Detail: "externalId is required to match by externalId"}, nil
+			return ImportResult{Outcome: ImportFailed, Detail: "externalId is required to match by externalId"}, nil, nil
 		}
 	}
 	if missing := schemas.MissingRequired(schemas.User, doc); len(missing) > 0 {
-		return ImportResult{Outcome: ImportFailed, Key: key, Detail: missing[0] + " is required"}, nil
+		return ImportResult{Outcome: ImportFailed, Key: key, Detail: missing[0] + " is required"}, nil, nil
 	}
 	_, hasActive := doc["active"]
 	hash, err := takePassword(doc)
 	if err != nil {
-		return im.failed(key, err), nil
+		return im.failed(key, err), nil, nil
 	}
 	cur, err := im.find(ctx, key)
 	switch {
@@ -139,16 +219,12 @@ func (im *Importer) apply(ctx context.Context, in map[string]any, merge bool) (I
 		u := store.User{Active: true}
 		u.PasswordHash = hash
 		if err := userColumns(&u, doc); err != nil {
-			return im.failed(key, err), nil
+			return im.failed(key, err), nil, nil
 		}
 		u.Doc = encodeDoc(doc)
-		created, err := im.svc.CreateUser(ctx, im.actor, u)
-		if err != nil {
-			return im.outcomeOf(key, err)
-		}
-		return ImportResult{Outcome: ImportCreated, UserID: created.ID, Key: key}, nil
+		return ImportResult{Key: key}, &u, nil
 	case err != nil:
-		return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, err
+		return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
 	}
 	after, err := im.svc.UpdateUser(ctx, im.actor, cur.ID, nil, "user.import", func(u *store.User) error {
 		wasActive := u.Active
@@ -167,12 +243,12 @@ func (im *Importer) apply(ctx context.Context, in map[string]any, merge bool) (I
 	if err != nil {
 		res, err := im.outcomeOf(key, err)
 		res.UserID = cur.ID
-		return res, err
+		return res, nil, err
 	}
 	if after.Version == cur.Version {
-		return ImportResult{Outcome: ImportUnchanged, UserID: cur.ID, Key: key}, nil
+		return ImportResult{Outcome: ImportUnchanged, UserID: cur.ID, Key: key}, nil, nil
 	}
-	return ImportResult{Outcome: ImportUpdated, UserID: cur.ID, Key: key}, nil
+	return ImportResult{Outcome: ImportUpdated, UserID: cur.ID, Key: key}, nil, nil
 }
 
 // find returns the live user the key names.

@@ -249,7 +249,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, rt *schemas.Resour
 			lp.query.After, lp.query.Offset, walked = &pos, 0, true
 		}
 	}
-	m, res, err := page(r, lp)
+	m, res, err := s.indexPage(r, rt, lp, page) // a walked page has its position: not through checkpoints
 	if err != nil {
 		s.writeError(w, r, err)
 		return

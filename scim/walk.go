@@ -30,7 +30,8 @@ import (
 // The marks live in the memory of the process that served the page: a walk
 // whose requests reach other replicas, or that pauses longer than
 // walkTTL, falls back to offsets. Cursor paging (cursor.go) has no such
-// limit.
+// limit. A cold offset deep into the default /Users order is served
+// through checkpoints (checkpoints.go), with the plain offset's answer.
 
 // Limits of the walk marks.
 const (
@@ -43,10 +44,12 @@ type walkMark struct {
 	expires time.Time
 }
 
-// walks holds the marks of one process.
+// walks holds the marks of one process, and the checkpoints that serve
+// its cold deep index pages (checkpoints.go).
 type walks struct {
-	mu    sync.Mutex
-	marks map[string]walkMark
+	mu          sync.Mutex
+	marks       map[string]walkMark
+	checkpoints checkpointCache
 }
 
 // walkKey names the mark of a walk at startIndex.

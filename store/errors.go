@@ -19,6 +19,11 @@ var (
 	// ErrInvalidCursor means a position given to EventFeed was not one it
 	// returned.
 	ErrInvalidCursor = errors.New("store: invalid event feed position")
+	// ErrStale means a conditional page (Query.IfChurn) was not read: the
+	// tenant's live users changed since the churn count it names was
+	// read (UserCheckpoints), so its position no longer addresses the
+	// offset it was computed for.
+	ErrStale = errors.New("store: live users changed since the checkpoints were read")
 )
 
 // ConflictError is the ErrConflict a uniqueness violation returns; Attr

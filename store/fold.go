@@ -20,3 +20,20 @@ func ErasedKey(userName string) string {
 	sum := sha256.Sum256([]byte(Fold(userName)))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// FoldKeys returns the distinct non-empty Fold of values, in their first
+// order: the keys a batch look-up probes (the one-at-a-time look-ups never
+// match "").
+func FoldKeys(values []string) []string {
+	out := make([]string, 0, len(values))
+	seen := make(map[string]bool, len(values))
+	for _, v := range values {
+		k := Fold(v)
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	return out
+}

@@ -146,6 +146,52 @@ type Query struct {
 	// nil, for callers that render users from Doc (which holds the same
 	// emails) and need not read the emails table.
 	WithoutEmails bool
+	// IfChurn, when not nil, makes a ListUsers page conditional on the
+	// tenant's churn count (Checkpoints.Churn) still being *IfChurn in the
+	// page's own snapshot: then the live users are exactly those of the
+	// snapshot that count was read in, and a page After a checkpoint id
+	// with an Offset (Checkpoints.Seek) holds the rows a plain Offset from
+	// the start would. When the count differs ListUsers returns ErrStale
+	// and no page. Only an unfiltered ListUsers in the default order (no
+	// Filter, by id ascending, not Before) takes it; any other query with
+	// IfChurn, and ListGroups, is ErrUnsupported.
+	IfChurn *int64
+}
+
+// Checkpoints are positions spread evenly over the default order (by id
+// ascending) of a tenant's live users, read by UserCheckpoints in one
+// snapshot together with the tenant's churn count in that snapshot. With
+// them an offset deep into the order becomes a seek after the nearest
+// checkpoint and a short offset (Seek), valid as long as the churn count
+// has not moved (Query.IfChurn).
+type Checkpoints struct {
+	// Churn is the tenant's churn count: it grows by one whenever a user
+	// becomes live (is created live or restored) or stops being live (is
+	// deleted, erased or removed), and by nothing else; updates of a live
+	// user, (de)activation included, leave it. It never decreases, so two
+	// snapshots with the same count have the same live users and every
+	// live user at the same offset of the default order.
+	Churn int64
+	// Every is the distance between two checkpoints, ≥ 1.
+	Every int
+	// IDs[i] is the id of the live user at 0-based offset (i+1)·Every−1 of
+	// the default order: there are ⌊live users / Every⌋ of them.
+	IDs []string
+}
+
+// Seek returns how to read the rows from 0-based offset of the default
+// order through the checkpoints: the rows after the checkpoint id after,
+// skipping rest of them. It picks the last checkpoint before offset
+// (checkpoint i is at offset (i+1)·Every−1, so the rows after it start at
+// (i+1)·Every ≤ offset), so rest is below Every unless offset is past the
+// end of the live users. ok is false when no checkpoint lies before
+// offset (offset < Every, or no IDs); the page is then a plain Offset.
+func (c Checkpoints) Seek(offset int) (after string, rest int, ok bool) {
+	if c.Every < 1 || offset < c.Every || len(c.IDs) == 0 {
+		return "", offset, false
+	}
+	i := min(offset/c.Every, len(c.IDs)) - 1
+	return c.IDs[i], offset - (i+1)*c.Every, true
 }
 
 // CountsFromPage reports whether the total of q can be learnt from its

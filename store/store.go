@@ -53,8 +53,19 @@ type Reader interface {
 	// GetOwner returns the live user whose role is owner, or ErrNotFound.
 	GetOwner(ctx context.Context, tenantID string) (User, error)
 	// ListUsers returns one page of live users matching q and the number of
-	// all matches. An attribute the backend cannot compile is ErrUnsupported.
+	// all matches. An attribute the backend cannot compile is ErrUnsupported;
+	// a page conditional on a churn count (Query.IfChurn) that has moved is
+	// ErrStale, and IfChurn on a query other than the unfiltered default
+	// order is ErrUnsupported.
 	ListUsers(ctx context.Context, tenantID string, q Query) (UserPage, error)
+	// UserCheckpoints returns the tenant's churn count and, read in the
+	// same snapshot, the id of every every-th live user of the default
+	// order (by id ascending): the users at 0-based offsets every−1,
+	// 2·every−1, … (see Checkpoints). It reads the index of live user ids
+	// once. A tenant without users (or with an unknown or malformed id)
+	// has churn 0 and no checkpoints. every below 1 is ErrUnsupported;
+	// other errors are the database's.
+	UserCheckpoints(ctx context.Context, tenantID string, every int) (Checkpoints, error)
 	// UserGroups returns, for each given live user id, the groups the user
 	// is a direct member of, ordered by group display name then id. Ids that
 	// do not exist are absent from the map.
@@ -63,7 +74,8 @@ type Reader interface {
 	// GetGroup returns a group, or ErrNotFound (malformed ids included).
 	GetGroup(ctx context.Context, tenantID, id string) (Group, error)
 	// ListGroups returns one page of groups matching q and the number of all
-	// matches. An attribute the backend cannot compile is ErrUnsupported.
+	// matches. An attribute the backend cannot compile is ErrUnsupported, and
+	// so is Query.IfChurn.
 	ListGroups(ctx context.Context, tenantID string, q Query) (GroupPage, error)
 	// ListEvents returns up to limit outbox events of a tenant whose id is
 	// greater than after ("" for the start), ordered by id (ids are UUIDv7,
@@ -77,6 +89,7 @@ type Reader interface {
 	GroupMembers(ctx context.Context, tenantID string, groupIDs []string) (map[string][]Member, error)
 
 	EventReader
+	BatchReader
 }
 
 // Tx is one read-write transaction. Reads through a Tx see the
@@ -174,6 +187,7 @@ type Tx interface {
 	AppendEvent(ctx context.Context, e *Event) error
 
 	EventWriter
+	BatchWriter
 }
 
 // Store is a storage backend. Its Reader methods run outside any explicit

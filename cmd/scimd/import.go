@@ -26,6 +26,9 @@ import (
 // maxReportedRows bounds the per-record refusal and failure lines printed.
 const maxReportedRows = 1000
 
+// importBatch is the most records a worker applies together.
+const importBatch = 200
+
 // importRecord is one record of the file: its document, where it starts,
 // and its match key as written (for partitioning), or a reading error.
 type importRecord struct {
@@ -152,36 +155,59 @@ func (e *env) importUsers(ctx context.Context, args []string) error {
 		wg.Add(1)
 		go func(q chan importRecord) {
 			defer wg.Done()
-			for rec := range q {
-				if n := tally.records.Add(1); analyze != nil && (n == 1000 || n == 10_000 || n%100_000 == 0) {
-					if err := analyze.Analyze(ctx); err != nil && ctx.Err() == nil {
-						fmt.Fprintf(e.stderr, "import: refreshing planner statistics failed: %v\n", err)
+			for first := range q {
+				// Take what is queued (up to a batch): the new users of a
+				// batch are created together.
+				chunk := []importRecord{first}
+			drain:
+				for len(chunk) < importBatch {
+					select {
+					case rec, ok := <-q:
+						if !ok {
+							break drain
+						}
+						chunk = append(chunk, rec)
+					default:
+						break drain
 					}
 				}
-				if rec.err != nil {
-					tally.add(e.stderr, rec.line, scim.ImportResult{Outcome: scim.ImportFailed, Key: rec.key, Detail: rec.err.Error()})
+				var docs []map[string]any
+				var at []importRecord
+				for _, rec := range chunk {
+					if n := tally.records.Add(1); analyze != nil && (n == 1000 || n == 10_000 || n%100_000 == 0) {
+						if err := analyze.Analyze(ctx); err != nil && ctx.Err() == nil {
+							fmt.Fprintf(e.stderr, "import: refreshing planner statistics failed: %v\n", err)
+						}
+					}
+					if rec.err != nil {
+						tally.add(e.stderr, rec.line, scim.ImportResult{Outcome: scim.ImportFailed, Key: rec.key, Detail: rec.err.Error()})
+						continue
+					}
+					docs = append(docs, rec.doc)
+					at = append(at, rec)
+				}
+				if len(docs) == 0 || fatal.Load() != nil || ctx.Err() != nil {
 					continue
 				}
-				if fatal.Load() != nil || ctx.Err() != nil {
-					continue
-				}
-				apply := im.Apply
-				if *format == "csv" {
-					apply = im.Merge // a row holds only the file's columns
-				}
-				res, err := apply(ctx, rec.doc)
+				results, err := im.ApplyBatch(ctx, docs, *format == "csv") // a CSV row holds only the file's columns
 				if err != nil && ctx.Err() == nil {
 					fatal.CompareAndSwap(nil, err)
 				}
 				seenMu.Lock()
-				if rec.key != "" {
-					seenKeys[store.Fold(rec.key)] = true
-				}
-				if res.UserID != "" {
-					seenIDs[res.UserID] = true
+				for n, rec := range at {
+					if rec.key != "" {
+						seenKeys[store.Fold(rec.key)] = true
+					}
+					if n < len(results) && results[n].UserID != "" {
+						seenIDs[results[n].UserID] = true
+					}
 				}
 				seenMu.Unlock()
-				tally.add(e.stderr, rec.line, res)
+				for n, rec := range at {
+					if n < len(results) && results[n].Outcome != "" {
+						tally.add(e.stderr, rec.line, results[n])
+					}
+				}
 			}
 		}(queues[i])
 	}

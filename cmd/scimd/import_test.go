@@ -109,7 +109,7 @@ func TestImportCSV(t *testing.T) {
 			// Deactivate the users missing from a file that holds only alice:
 			// bob is deactivated, dave (gmail.com) is refused by the policy.
 			only := writeFile(t, "only.csv", "userName,emails.work\nalice@example.com,alice@example.com\n")
-			out, errs, err = cli(t, db, "import", "--tenant", "acme", "--deactivate-missing", "--dry-run", only)
+			out, _, _ = cli(t, db, "import", "--tenant", "acme", "--deactivate-missing", "--dry-run", only)
 			wantCounts(t, "dry deactivate", summaryCounts(t, out), map[string]int{"deactivated": 1, "refused": 1})
 			if u := tenantUsers(t, db); u["active"] != 3 {
 				t.Errorf("a dry run deactivated users: %v", u)

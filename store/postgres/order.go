@@ -343,6 +343,7 @@ type pageSQL struct {
 	table   string              // "users"
 	live    string              // the condition on live rows ("TRUE" when every row is)
 	counter string              // the tenant_counts kind of the unfiltered total
+	churn   bool                // pages may be conditional on the churn count (store.Query.IfChurn)
 	cols    func(string) string // the columns of a row of the relation with that alias
 	outer   string              // the select list of a page row (the subquery p)
 }
@@ -357,7 +358,9 @@ type pageInfo struct {
 // listPage runs q over the live rows of one resource type in one tenant
 // ($1 of b) that match where, in one statement (one snapshot): the total
 // (from tenant_counts when there is no filter), one page of rows, and the
-// edges q asks for. scan reads one result row through sc (given the
+// edges q asks for. With q.IfChurn the statement also compares the
+// tenant's churn count with it and reads no row when they differ; that is
+// store.ErrStale. scan reads one result row through sc (given the
 // destinations of p.outer) and returns it with its id, or false for the
 // empty side of the outer join.
 func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, where string, b *binder, s sortSpec,
@@ -368,6 +371,10 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 	}
 	if q.After != nil && q.Before != nil {
 		return nil, info, unsupported("a page after one position and before another")
+	}
+	checked := q.IfChurn != nil
+	if checked && (!p.churn || q.Filter != nil || !s.byID() || q.Descending || q.Before != nil) {
+		return nil, info, unsupported("a page conditional on the churn count other than of unfiltered users by id ascending")
 	}
 	a := p.alias
 	match := `FROM ` + p.table + ` ` + a + ` WHERE ` + a + `.tenant_id = $1 AND ` + p.live + ` AND (` + where + `)`
@@ -402,8 +409,30 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 		}
 	}
 	if q.Limit == 0 && !q.Edges {
-		err := r.q.QueryRowxContext(ctx, `SELECT `+total, b.args[:b.filter]...).Scan(&info.total)
-		return nil, info, err
+		if !checked {
+			err := r.q.QueryRowxContext(ctx, `SELECT `+total, b.args[:b.filter]...).Scan(&info.total)
+			return nil, info, err
+		}
+		var fresh bool
+		if err := r.q.QueryRowxContext(ctx, `SELECT COALESCE(sum(n), 0), COALESCE(sum(churn), 0) = $2
+			FROM tenant_counts WHERE tenant_id = $1 AND kind = '`+p.counter+`'`, b.args[0], *q.IfChurn).Scan(&info.total, &fresh); err != nil {
+			return nil, pageInfo{}, err
+		}
+		if !fresh {
+			return nil, pageInfo{}, store.ErrStale
+		}
+		return nil, info, nil
+	}
+	// c is the one row of the total, the edge and (for a checked page)
+	// whether the churn count is still the caller's; the page's scan is
+	// gated on c.fresh, a one-time filter, so a stale page reads no row.
+	head := `(SELECT ` + total + `, ` + edge + `, TRUE) AS c(total, edge, fresh)`
+	gate := ""
+	if checked {
+		head = `(SELECT t.n, ` + edge + `, t.churn = ` + b.param(*q.IfChurn) + `
+			FROM (SELECT COALESCE(sum(n), 0), COALESCE(sum(churn), 0) FROM tenant_counts
+			WHERE tenant_id = $1 AND kind = '` + p.counter + `') AS t(n, churn)) AS c(total, edge, fresh)`
+		gate = ` AND c.fresh`
 	}
 	// The LIMIT is written into the text, not bound: with a bound LIMIT a
 	// prepared statement's generic plan cannot know the page is small,
@@ -411,27 +440,28 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 	// Page sizes are few (count=100 nearly always).
 	limit, offset := strconv.Itoa(q.Limit+1), b.param(q.Offset)
 	var inner string
-	if pos == nil && q.Offset > 0 && s.byID() {
-		// Skip the offset on the id index alone (users_live_idx covers it
-		// for users), then read the page's rows.
-		inner = `SELECT ` + p.cols(a) + `, NULL::text AS sort_key FROM (SELECT ` + a + `.id ` + match +
+	if q.Offset > 0 && s.byID() {
+		// Skip the offset (after the position, if any) on the id index
+		// alone (users_live_idx covers it for users), then read the page's
+		// rows.
+		inner = `SELECT ` + p.cols(a) + `, NULL::text AS sort_key FROM (SELECT ` + a + `.id ` + match + seek + gate +
 			` ORDER BY ` + s.orderBy(a, "", desc) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) AS k JOIN ` +
 			p.table + ` ` + a + ` ON ` + a + `.tenant_id = $1 AND ` + a + `.id = k.id`
 	} else {
-		inner = `SELECT ` + p.cols(a) + `, ` + s.keyExpr() + ` AS sort_key ` + match + seek +
+		inner = `SELECT ` + p.cols(a) + `, ` + s.keyExpr() + ` AS sort_key ` + match + seek + gate +
 			` ORDER BY ` + s.orderBy(a, s.key, desc) + ` LIMIT ` + limit + ` OFFSET ` + offset
 	}
-	query := `SELECT c.total, c.edge, ` + p.outer + `, p.sort_key FROM (SELECT ` + total + `, ` + edge +
-		`) AS c(total, edge) LEFT JOIN LATERAL (` + inner + `) AS p ON TRUE ORDER BY ` + s.orderBy("p", "p.sort_key", desc)
+	query := `SELECT c.total, c.edge, c.fresh, ` + p.outer + `, p.sort_key FROM ` + head +
+		` LEFT JOIN LATERAL (` + inner + `) AS p ON TRUE ORDER BY ` + s.orderBy("p", "p.sort_key", desc)
 	rows, err := r.q.QueryxContext(ctx, query, b.args...)
 	if err != nil {
 		return nil, info, err
 	}
 	defer rows.Close()
-	var other bool
+	var other, fresh bool
 	keyDest, keyOf := s.keyDest()
 	sc := func(dest ...any) error {
-		return rows.Scan(append(append([]any{&info.total, &other}, dest...), keyDest)...)
+		return rows.Scan(append(append([]any{&info.total, &other, &fresh}, dest...), keyDest)...)
 	}
 	var out []R
 	for rows.Next() {
@@ -446,6 +476,9 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 	}
 	if err := rows.Err(); err != nil {
 		return nil, info, err
+	}
+	if checked && !fresh {
+		return nil, pageInfo{}, store.ErrStale
 	}
 	extra := len(out) > q.Limit
 	if extra {

@@ -312,6 +312,7 @@ type pageSQL struct {
 	live    string // the condition on live rows ("1" when every row is)
 	cols    string // the select list of a row
 	counter string // the tenant_counts kind of the unfiltered total
+	churn   bool   // pages may be conditional on the churn count (store.Query.IfChurn)
 }
 
 // pageInfo is a page's total, positions and edges.
@@ -325,7 +326,10 @@ type pageInfo struct {
 // that match where (with its arguments): the total (from tenant_counts
 // when there is no filter), one page of rows scanned into R (a row type
 // with a sort_key column) and what idKey reads of each, and the edges q
-// asks for.
+// asks for. The caller runs it in one transaction (one snapshot). With
+// q.IfChurn the statement that reads the total also reads the tenant's
+// churn count, and when that differs from the caller's nothing more is
+// read: store.ErrStale.
 func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q store.Query, where string, wargs []any,
 	s sortSpec, idKey func(*R) (string, any)) ([]R, pageInfo, error) {
 	var info pageInfo
@@ -334,6 +338,10 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	}
 	if q.After != nil && q.Before != nil {
 		return nil, info, unsupported("a page after one position and before another")
+	}
+	checked := q.IfChurn != nil
+	if checked && (!p.churn || q.Filter != nil || !s.byID() || q.Descending || q.Before != nil) {
+		return nil, info, unsupported("a page conditional on the churn count other than of unfiltered users by id ascending")
 	}
 	base := ` FROM ` + p.from + ` WHERE ` + p.alias + `.tenant_id = ? AND ` + p.live + ` AND (` + where + `)`
 	args := append([]any{tenantID}, wargs...)
@@ -348,6 +356,15 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 		return nil
 	}
 	switch {
+	case checked:
+		var churn int64
+		if err = c.q.QueryRowxContext(ctx, `SELECT COALESCE(sum(n), 0), COALESCE(sum(churn), 0) FROM tenant_counts
+			WHERE tenant_id = ? AND kind = ?`, tenantID, p.counter).Scan(&info.total, &churn); err != nil {
+			return nil, info, fmt.Errorf("sqlite: count %s: %w", p.counter, err)
+		}
+		if churn != *q.IfChurn {
+			return nil, pageInfo{}, store.ErrStale
+		}
 	case q.Filter == nil:
 		if err = sqlx.GetContext(ctx, c.q, &info.total, `SELECT COALESCE((SELECT n FROM tenant_counts
 			WHERE tenant_id = ? AND kind = ?), 0)`, tenantID, p.counter); err != nil {
@@ -386,14 +403,18 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 		// cache. Page sizes are few (count=100 nearly always); offsets vary
 		// and stay bound.
 		limit := ` LIMIT ` + strconv.Itoa(q.Limit+1) + ` OFFSET ?`
-		if pos == nil && q.Offset > 0 && s.byID() && p.ids != "" {
-			// Skip the offset on the index of live ids alone, then read
-			// the page's rows by primary key (CROSS JOIN keeps that order
-			// of the loops).
+		if q.Offset > 0 && s.byID() && p.ids != "" {
+			// Skip the offset (after the position, if any) on the index of
+			// live ids alone, then read the page's rows by primary key
+			// (CROSS JOIN keeps that order of the loops).
+			cond := ""
+			if seek != "" {
+				cond = " AND " + seek
+			}
 			query = `SELECT ` + p.cols + `, NULL AS sort_key FROM (SELECT ` + s.id + ` AS pid FROM ` + p.ids +
-				base[len(` FROM `+p.from):] + ` ORDER BY ` + s.orderBy(desc) + limit + `) AS k CROSS JOIN ` +
+				base[len(` FROM `+p.from):] + cond + ` ORDER BY ` + s.orderBy(desc) + limit + `) AS k CROSS JOIN ` +
 				p.from + ` ON ` + p.alias + `.tenant_id = ? AND ` + s.id + ` = k.pid ORDER BY ` + s.orderBy(desc)
-			qargs = append(append(slices.Clone(args), q.Offset), tenantID)
+			qargs = append(append(append(slices.Clone(args), seekArgs...), q.Offset), tenantID)
 		} else {
 			cond := ""
 			if seek != "" {

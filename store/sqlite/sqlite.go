@@ -275,14 +275,28 @@ func (s *Store) GetOwner(ctx context.Context, tenantID string) (u store.User, er
 	return u, err
 }
 
-// ListUsers implements store.Reader; a filter or sort it cannot compile is
-// a *store.UnsupportedError (store.ErrUnsupported).
+// ListUsers implements store.Reader in one read transaction (one
+// snapshot); a filter or sort it cannot compile, or a Query.IfChurn it
+// does not take, is a *store.UnsupportedError (store.ErrUnsupported), and
+// a page whose Query.IfChurn is no longer the tenant's churn count is
+// store.ErrStale.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (p store.UserPage, err error) {
 	err = s.read(ctx, func(c conn) error {
 		p, err = c.ListUsers(ctx, tenantID, q)
 		return err
 	})
 	return p, err
+}
+
+// UserCheckpoints implements store.Reader in one read transaction (one
+// snapshot): every below 1 is a *store.UnsupportedError
+// (store.ErrUnsupported); other errors are the database's.
+func (s *Store) UserCheckpoints(ctx context.Context, tenantID string, every int) (cp store.Checkpoints, err error) {
+	err = s.read(ctx, func(c conn) error {
+		cp, err = c.UserCheckpoints(ctx, tenantID, every)
+		return err
+	})
+	return cp, err
 }
 
 // UserGroups implements store.Reader; it returns only database errors.
@@ -296,8 +310,8 @@ func (s *Store) GetGroup(ctx context.Context, tenantID, id string) (store.Group,
 	return s.rconn().GetGroup(ctx, tenantID, id)
 }
 
-// ListGroups implements store.Reader; a filter or sort it cannot compile
-// is a *store.UnsupportedError (store.ErrUnsupported).
+// ListGroups implements store.Reader; a filter or sort it cannot compile,
+// or a Query.IfChurn, is a *store.UnsupportedError (store.ErrUnsupported).
 func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) (p store.GroupPage, err error) {
 	err = s.read(ctx, func(c conn) error {
 		p, err = c.ListGroups(ctx, tenantID, q)

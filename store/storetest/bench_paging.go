@@ -30,6 +30,11 @@ const (
 //     walk's next page and for a cursor);
 //   - "offset-99901": the same page by Offset 99,900, a client's cold jump
 //     to it (an offset over the live user ids alone);
+//   - "checkpoint-99901": the same page as scimd serves that cold jump,
+//     after the checkpoint (UserCheckpoints, every 1,000) of user 99,000
+//     and an Offset of 900, on condition of the churn count
+//     (Query.IfChurn);
+//   - "checkpoints": reading the tenant's checkpoints (every 1,000);
 //   - "first-sorted", "keyset-99901-sorted": the same two for the order
 //     by userName, descending (a column with an index, though not on the
 //     id tie-break);
@@ -136,6 +141,20 @@ func BenchPageDepth(b *testing.B, s store.Store, settle func(b *testing.B)) {
 	run("first", store.Query{Limit: benchPage}, "")
 	run("keyset-99901", store.Query{Limit: benchPage, After: &afterID}, "")
 	run("offset-99901", store.Query{Limit: benchPage, Offset: deep}, "")
+	cp, err := s.UserCheckpoints(ctx, tn.ID, 1000)
+	if err != nil || len(cp.IDs) != benchDirectory/1000 {
+		b.Fatalf("UserCheckpoints: %d ids, %v", len(cp.IDs), err)
+	}
+	after, rest, _ := cp.Seek(deep)
+	run("checkpoint-99901", store.Query{Limit: benchPage, After: &store.Position{ID: after}, Offset: rest, IfChurn: &cp.Churn},
+		byOffset.Users[0].UserName)
+	b.Run("checkpoints", func(b *testing.B) {
+		for b.Loop() {
+			if cp, err := s.UserCheckpoints(ctx, tn.ID, 1000); err != nil || len(cp.IDs) != benchDirectory/1000 {
+				b.Fatalf("UserCheckpoints: %d ids, %v", len(cp.IDs), err)
+			}
+		}
+	})
 	run("first-sorted", byName, fmt.Sprintf("user%06d@example.com", benchDirectory-1))
 	q := byName
 	q.After = &afterName

@@ -58,6 +58,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KeysetPaging", testKeysetPaging},
 		{"KeysetChurn", testKeysetChurn},
 		{"CountsExact", testCountsExact},
+		{"Churn", testChurn},
+		{"UserCheckpoints", testUserCheckpoints},
+		{"CheckedPages", testCheckedPages},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"AuditAndEvents", testAuditAndEvents},
 		{"QueryAudit", testQueryAudit},
@@ -66,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeliveryOrder", testDeliveryOrder},
 		{"DeliveryClaimsConcurrent", testDeliveryClaimsConcurrent},
 		{"EventFeed", testEventFeed},
+		{"BatchReads", testBatchReads}, {"BatchCreateUsers", testBatchCreateUsers}, {"BatchAppendAll", testBatchAppendAll},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
