@@ -92,7 +92,7 @@ func (im *Importer) Merge(ctx context.Context, in map[string]any) (ImportResult,
 }
 
 func (im *Importer) apply(ctx context.Context, in map[string]any, merge bool) (ImportResult, error) {
-	res, u, err := im.prepare(ctx, in, merge)
+	res, u, err := im.prepare(ctx, in, merge, nil)
 	if u == nil || err != nil {
 		return res, err
 	}
@@ -113,6 +113,7 @@ func (im *Importer) ApplyBatch(ctx context.Context, ins []map[string]any, merge 
 	var pending []store.User
 	var pendingAt []int
 	pendingKeys := map[string]bool{}
+	var live map[string]bool // folded userNames known live (nil: look each up)
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -129,11 +130,26 @@ func (im *Importer) ApplyBatch(ctx context.Context, ins []map[string]any, merge 
 				}
 			default:
 				out[i] = ImportResult{Outcome: ImportCreated, UserID: res[n].User.ID, Key: out[i].Key}
+				if live != nil {
+					live[store.Fold(out[i].Key)] = true
+				}
 			}
 		}
 		pending, pendingAt = pending[:0], pendingAt[:0]
 		clear(pendingKeys)
 		return err
+	}
+	// One look-up for the userNames of the whole batch: records of new
+	// users need no look-up of their own.
+	if !im.byExtID {
+		keys := make([]string, len(ins))
+		for i, in := range ins {
+			keys[i] = im.keyOf(in)
+		}
+		var err error
+		if live, err = im.store.LiveUserNames(ctx, im.actor.TenantID, keys); err != nil {
+			return out, err
+		}
 	}
 	for i, in := range ins {
 		if key := im.keyOf(in); key != "" && pendingKeys[store.Fold(key)] {
@@ -141,7 +157,7 @@ func (im *Importer) ApplyBatch(ctx context.Context, ins []map[string]any, merge 
 				return out, err
 			}
 		}
-		res, u, err := im.prepare(ctx, in, merge)
+		res, u, err := im.prepare(ctx, in, merge, live)
 		out[i] = res
 		if err != nil {
 			return out, err
@@ -171,7 +187,7 @@ func (im *Importer) keyOf(in map[string]any) string {
 // prepare reads a record and applies it when it updates an existing user;
 // for a new user it returns the user to create (and a result holding only
 // the key) without creating it.
-func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool) (ImportResult, *store.User, error) {
+func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool, live map[string]bool) (ImportResult, *store.User, error) {
 	if merge {
 		probe, err := schemas.Normalize(schemas.User, in, im.settings)
 		if err != nil {
@@ -182,7 +198,7 @@ func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool) 
 			key = str(probe["externalId"])
 		}
 		if key != "" {
-			cur, err := im.find(ctx, key)
+			cur, err := im.findKnown(ctx, key, live)
 			if err == nil {
 				base, err := decodeDoc(cur.Doc)
 				if err != nil {
@@ -213,7 +229,7 @@ func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool) 
 	if err != nil {
 		return im.failed(key, err), nil, nil
 	}
-	cur, err := im.find(ctx, key)
+	cur, err := im.findKnown(ctx, key, live)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		u := store.User{Active: true}
@@ -249,6 +265,15 @@ func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool) 
 		return ImportResult{Outcome: ImportUnchanged, UserID: cur.ID, Key: key}, nil, nil
 	}
 	return ImportResult{Outcome: ImportUpdated, UserID: cur.ID, Key: key}, nil, nil
+}
+
+// findKnown is find, but answers store.ErrNotFound without a look-up for
+// a userName live (a batch's look-up of every userName) says is free.
+func (im *Importer) findKnown(ctx context.Context, key string, live map[string]bool) (store.User, error) {
+	if live != nil && !im.byExtID && !live[store.Fold(key)] {
+		return store.User{}, store.ErrNotFound
+	}
+	return im.find(ctx, key)
 }
 
 // find returns the live user the key names.
