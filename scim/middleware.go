@@ -147,7 +147,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		// The tenant's settings say how strictly client input is read.
-		settings, err := policy.Parse(p.TenantPolicy)
+		settings, err := policy.ParseShared(p.TenantPolicy)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

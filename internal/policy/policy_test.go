@@ -380,3 +380,24 @@ func TestRefusalsAreExplained(t *testing.T) {
 		}
 	}
 }
+
+func TestParseShared(t *testing.T) {
+	doc := []byte(`{"seats": 7, "deactivation_blocked_domains": ["gmail.com"]}`)
+	a, err := ParseShared(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseShared(doc)
+	if err != nil || b.Seats != 7 || len(b.DeactivationBlockedDomains) != 1 {
+		t.Fatalf("second read = %+v, %v", b, err)
+	}
+	p, _ := Parse(doc)
+	if a.Seats != p.Seats || a.DeactivationBlockedDomains[0] != p.DeactivationBlockedDomains[0] {
+		t.Errorf("ParseShared %+v differs from Parse %+v", a, p)
+	}
+	for i := 0; i < 2; i++ { // an invalid document is refused every time
+		if _, err := ParseShared([]byte(`{"seats": -1}`)); err == nil {
+			t.Error("an invalid document was accepted")
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // DefaultBlockedDomains are the consumer email domains whose users cannot be
@@ -307,4 +309,34 @@ func (s Settings) userNameOK(name string) bool {
 	}
 	re, err := compile(s.UsernamePattern)
 	return err == nil && re.MatchString(name)
+}
+
+// parsed remembers ParseShared's results by document (a few tenants'
+// policies; bounded by maxParsed).
+var parsed sync.Map // string → Settings
+
+const maxParsed = 4096
+
+var parsedCount atomic.Int64
+
+// ParseShared is Parse for the hot path (every request reads its tenant's
+// settings): a document read before returns the settings parsed then,
+// without decoding and validating it again. The settings returned share
+// their slices with other callers: read them, do not modify them (Parse
+// returns a private copy). Errors are Parse's (a document that fails is
+// not remembered).
+func ParseShared(doc []byte) (Settings, error) {
+	if v, ok := parsed.Load(string(doc)); ok {
+		return v.(Settings), nil
+	}
+	s, err := Parse(doc)
+	if err != nil {
+		return Settings{}, err
+	}
+	if parsedCount.Load() < maxParsed {
+		if _, loaded := parsed.LoadOrStore(string(doc), s); !loaded {
+			parsedCount.Add(1)
+		}
+	}
+	return s, nil
 }

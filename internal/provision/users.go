@@ -19,7 +19,7 @@ func (s *Service) Settings(ctx context.Context, r store.Reader, tenantID string)
 	if err != nil {
 		return policy.Settings{}, err
 	}
-	return policy.Parse(t.Policy)
+	return policy.ParseShared(t.Policy)
 }
 
 // CreateUser creates u in the actor's tenant: it assigns id, version and
