@@ -242,7 +242,7 @@ func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool, 
 	case err != nil:
 		return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
 	}
-	after, err := im.svc.UpdateUser(ctx, im.actor, cur.ID, nil, "user.import", func(u *store.User) error {
+	replace := func(u *store.User) error {
 		wasActive := u.Active
 		if hash != "" {
 			u.PasswordHash = hash
@@ -255,7 +255,12 @@ func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool, 
 		}
 		u.Doc = encodeDoc(doc)
 		return nil
-	})
+	}
+	// A record that changes nothing (a re-run) needs no transaction.
+	if same, err := provision.Unchanged(cur, replace); err == nil && same {
+		return ImportResult{Outcome: ImportUnchanged, UserID: cur.ID, Key: key}, nil, nil
+	}
+	after, err := im.svc.UpdateUser(ctx, im.actor, cur.ID, nil, "user.import", replace)
 	if err != nil {
 		res, err := im.outcomeOf(key, err)
 		res.UserID = cur.ID

@@ -113,17 +113,11 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *i
 		if ifMatch != nil && *ifMatch != before.Version {
 			return store.ErrPrecondition
 		}
-		after := before
-		after.Emails = slices.Clone(before.Emails)
-		if err := mutate(&after); err != nil {
+		now := s.clock()
+		after, err := mutated(before, mutate, now)
+		if err != nil {
 			return err
 		}
-		now := s.clock()
-		after.TenantID, after.ID, after.Created = before.TenantID, before.ID, before.Created
-		if after.Role == "" {
-			after.Role = before.Role
-		}
-		setState(&after, &before, now)
 		if sameUser(&before, &after) {
 			out = before
 			return withGroups(ctx, tx, &out)
@@ -498,4 +492,33 @@ func (s *Service) CheckAccess(ctx context.Context, tenantID, userID string) (Acc
 		return Access{}, err
 	}
 	return Access{Reason: "unknown"}, nil
+}
+
+// mutated returns before with mutate applied as UpdateUser applies it:
+// identity and creation kept, the role kept unless set, the state derived
+// from active. Errors are mutate's.
+func mutated(before store.User, mutate func(u *store.User) error, now time.Time) (store.User, error) {
+	after := before
+	after.Emails = slices.Clone(before.Emails)
+	if err := mutate(&after); err != nil {
+		return store.User{}, err
+	}
+	after.TenantID, after.ID, after.Created = before.TenantID, before.ID, before.Created
+	if after.Role == "" {
+		after.Role = before.Role
+	}
+	setState(&after, &before, now)
+	return after, nil
+}
+
+// Unchanged reports whether UpdateUser with mutate would find nothing to
+// change on u (it would then write nothing and return u as it is); callers
+// that read u outside a transaction use it to skip one. Errors are
+// mutate's.
+func Unchanged(u store.User, mutate func(u *store.User) error) (bool, error) {
+	after, err := mutated(u, mutate, time.Time{})
+	if err != nil {
+		return false, err
+	}
+	return sameUser(&u, &after), nil
 }
