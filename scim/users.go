@@ -24,7 +24,7 @@ func (s *server) opts(r *http.Request) schemas.Options {
 func actor(r *http.Request) provision.Actor {
 	p := principal(r.Context())
 	return provision.Actor{TenantID: p.TenantID, TokenID: p.TokenID, OwnerID: p.OwnerID, Name: "token:" + p.TokenID,
-		RequestID: requestID(r.Context()), Client: r.UserAgent()}
+		RequestID: requestID(r.Context()), Client: r.UserAgent(), TenantPolicy: p.TenantPolicy}
 }
 
 // readResource reads a POST or PUT body into the canonical document of rt

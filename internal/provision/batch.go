@@ -71,7 +71,7 @@ func (s *Service) createBatch(ctx context.Context, a Actor, in []store.User) ([]
 	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		clear(out)
 		refusals = refusals[:0]
-		settings, err := s.Settings(ctx, tx, a.TenantID)
+		settings, err := s.settingsOf(ctx, tx, a)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,10 @@ type Actor struct {
 	Name      string
 	RequestID string
 	Client    string
+	// TenantPolicy, when not nil, is the tenant's policy document as the
+	// request's authentication read it; changes are judged by it instead
+	// of reading the tenant again.
+	TenantPolicy []byte
 }
 
 // MemberKind is the kind of a membership change.

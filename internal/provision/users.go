@@ -22,6 +22,18 @@ func (s *Service) Settings(ctx context.Context, r store.Reader, tenantID string)
 	return policy.ParseShared(t.Policy)
 }
 
+// settingsOf returns the settings a change by a is judged by: the policy
+// the actor's request authenticated with (read with its token, so at most
+// the token cache's TTL old — the same freshness the protocol layer has
+// for revocations and strict mode), else the tenant's row in tx. Errors
+// are Settings'.
+func (s *Service) settingsOf(ctx context.Context, tx store.Reader, a Actor) (policy.Settings, error) {
+	if a.TenantPolicy != nil {
+		return policy.ParseShared(a.TenantPolicy)
+	}
+	return s.Settings(ctx, tx, a.TenantID)
+}
+
 // CreateUser creates u in the actor's tenant: it assigns id, version and
 // timestamps, derives the lifecycle state from u.Active, makes a user
 // without a role a member, and returns the stored user. When the tenant
@@ -38,7 +50,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, u store.User) (store.
 	setState(&u, nil, now)
 	op := "user.create"
 	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
-		settings, err := s.Settings(ctx, tx, a.TenantID)
+		settings, err := s.settingsOf(ctx, tx, a)
 		if err != nil {
 			return err
 		}
@@ -122,7 +134,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *i
 			out = before
 			return withGroups(ctx, tx, &out)
 		}
-		settings, err := s.Settings(ctx, tx, a.TenantID)
+		settings, err := s.settingsOf(ctx, tx, a)
 		if err != nil {
 			return err
 		}
@@ -175,7 +187,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, ifMatch *i
 		if ifMatch != nil && *ifMatch != before.Version {
 			return store.ErrPrecondition
 		}
-		settings, err := s.Settings(ctx, tx, a.TenantID)
+		settings, err := s.settingsOf(ctx, tx, a)
 		if err != nil {
 			return err
 		}
@@ -233,7 +245,7 @@ func (s *Service) TransferOwnership(ctx context.Context, a Actor, userName strin
 		if _, err := tx.LockTenant(ctx, a.TenantID); err != nil {
 			return err
 		}
-		settings, err := s.Settings(ctx, tx, a.TenantID)
+		settings, err := s.settingsOf(ctx, tx, a)
 		if err != nil {
 			return err
 		}
