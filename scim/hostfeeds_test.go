@@ -43,11 +43,11 @@ func TestEventFeed(t *testing.T) {
 		id := createUser(t, h, "ann@example.com", "ann@example.com", "")
 		h.req("PATCH", "/Users/"+id, patchOp+`{"op":"replace","path":"active","value":false}]}`).must(t, 200)
 
-		st, p := pollFeed(t, h, host, "limit=1")
+		st, p := pollFeed(t, h, host, "wait=5s&limit=1")
 		if st != 200 || len(p.Events) != 1 || p.Events[0].Type != "user.created" || p.Events[0].ResourceID != id || p.NextCursor == "" {
 			t.Fatalf("first page: %d %+v", st, p)
 		}
-		_, p2 := pollFeed(t, h, host, "after="+url.QueryEscape(p.NextCursor))
+		_, p2 := pollFeed(t, h, host, "wait=5s&after="+url.QueryEscape(p.NextCursor))
 		if len(p2.Events) != 1 || p2.Events[0].Type != "user.deactivated" || p2.Events[0].Data["revokeSessions"] != true ||
 			p2.Events[0].TenantID != h.tenantID {
 			t.Fatalf("second page: %+v", p2)

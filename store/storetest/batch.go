@@ -672,11 +672,11 @@ func testBatchAppendAll(e *env) {
 	}
 
 	// The events, in the feed after the earlier one in the order given.
-	feedA, _, err := e.s.EventFeed(e.ctx, ta.ID, "", 100)
+	feedA, _, err := e.feedWait(ta.ID, "", 100, 1+len(events))
 	if err != nil {
 		e.Fatal(err)
 	}
-	feedB, _, err := e.s.EventFeed(e.ctx, tb.ID, "", 100)
+	feedB, _, err := e.feedWait(tb.ID, "", 100, 1+len(events))
 	if err != nil {
 		e.Fatal(err)
 	}
@@ -742,11 +742,11 @@ func testBatchAppendAll(e *env) {
 	e.must(func(ctx context.Context, tx store.Tx) error { return tx.AppendAll(ctx, nil, mixed) })
 	e.must(func(ctx context.Context, tx store.Tx) error { return tx.AppendAll(ctx, alone, nil) })
 	e.must(func(ctx context.Context, tx store.Tx) error { return tx.AppendAll(ctx, nil, nil) })
-	feedA, _, err = e.s.EventFeed(e.ctx, ta.ID, "", 100)
+	feedA, _, err = e.feedWait(ta.ID, "", 100, len(wantIDs)+2)
 	if want := append(slices.Clone(wantIDs), mixed[0].ID, mixed[2].ID); err != nil || fmt.Sprint(ids(feedA)) != fmt.Sprint(want) {
 		e.Errorf("feed of a after the mixed AppendAll = %v, %v; want %v", ids(feedA), err, want)
 	}
-	if feedC, _, err := e.s.EventFeed(e.ctx, tc.ID, "", 100); err != nil || len(feedC) != 1 || feedC[0].ID != mixed[1].ID {
+	if feedC, _, err := e.feedWait(tc.ID, "", 100, 1); err != nil || len(feedC) != 1 || feedC[0].ID != mixed[1].ID {
 		e.Errorf("feed of c = %v, %v; want %s", ids(feedC), err, mixed[1].ID)
 	}
 	if dc, err := e.s.ListDeliveries(e.ctx, tc.ID, "", 100); err != nil || len(dc) != 1 || dc[0].WebhookID != wc.ID || dc[0].Event.ID != mixed[1].ID {
