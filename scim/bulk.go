@@ -28,11 +28,12 @@ const MaxBulkOperations = 1000
 
 // bulkOp is one operation of a BulkRequest (RFC 7644 §3.7).
 type bulkOp struct {
-	Method  string          `json:"method"`
-	BulkID  string          `json:"bulkId,omitempty"`
-	Version string          `json:"version,omitempty"`
-	Path    string          `json:"path"`
-	Data    json.RawMessage `json:"data,omitempty"`
+	Method  string `json:"method"`
+	BulkID  string `json:"bulkId,omitempty"`
+	Version string `json:"version,omitempty"`
+	Path    string `json:"path"`
+	// Data is decoded once, with numbers kept as written (json.Number).
+	Data any `json:"data,omitempty"`
 }
 
 type bulkRequest struct {
@@ -69,6 +70,7 @@ const bulkRefPrefix = "bulkId:"
 func (s *server) bulk(w http.ResponseWriter, r *http.Request) {
 	var req bulkRequest
 	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -218,12 +220,7 @@ func bulkRefs(op bulkOp) []string {
 	for _, seg := range strings.Split(op.Path, "/") {
 		add(seg)
 	}
-	if len(op.Data) > 0 {
-		var v any
-		if json.Unmarshal(op.Data, &v) == nil {
-			walkStrings(v, add)
-		}
-	}
+	walkStrings(op.Data, add)
 	return refs
 }
 
@@ -339,16 +336,12 @@ func (s *server) runBulkOp(r *http.Request, i int, op bulkOp, resolved map[strin
 		return opError(op, http.StatusBadRequest, schemas.InvalidPath, fmt.Sprintf("%s takes a resource's path, e.g. /Users/{id}", method))
 	case method != http.MethodPost && method != http.MethodPut && method != http.MethodPatch && method != http.MethodDelete:
 		return opError(op, http.StatusBadRequest, schemas.InvalidValue, fmt.Sprintf("method %q: use POST, PUT, PATCH or DELETE", op.Method))
-	case method != http.MethodDelete && len(op.Data) == 0:
+	case method != http.MethodDelete && op.Data == nil:
 		return opError(op, http.StatusBadRequest, schemas.InvalidValue, method+" needs data")
 	}
 	var body io.Reader = http.NoBody
 	if method != http.MethodDelete {
-		var v any
-		if err := json.Unmarshal(op.Data, &v); err != nil {
-			return opError(op, http.StatusBadRequest, schemas.InvalidSyntax, "data is not JSON: "+err.Error())
-		}
-		b, err := json.Marshal(replaceRefs(v, resolved))
+		b, err := json.Marshal(replaceRefs(op.Data, resolved))
 		if err != nil {
 			return opError(op, http.StatusBadRequest, schemas.InvalidSyntax, "data: "+err.Error())
 		}
@@ -400,7 +393,7 @@ func (s *server) runBulkOp(r *http.Request, i int, op bulkOp, resolved map[strin
 // bulkId references, not answered already.
 func batchableCreate(op bulkOp, deps []int, answered *bulkResult) bool {
 	return answered == nil && len(deps) == 0 && strings.ToUpper(op.Method) == http.MethodPost &&
-		strings.Trim(op.Path, "/") == "Users" && op.BulkID != "" && op.Version == "" && len(op.Data) > 0
+		strings.Trim(op.Path, "/") == "Users" && op.BulkID != "" && op.Version == "" && op.Data != nil
 }
 
 // runBulkCreates creates the users of a run of POST /Users operations with
@@ -409,15 +402,11 @@ func batchableCreate(op bulkOp, deps []int, answered *bulkResult) bool {
 func (s *server) runBulkCreates(r *http.Request, run []int, ops []bulkOp, results []*bulkResult, resolved map[string]string) {
 	a := actor(r)
 	fail := func(i int, err error) {
-		e, internal := classify(err)
-		if internal {
-			s.log.ErrorContext(r.Context(), "internal error", "request_id", requestID(r.Context()), "bulk_operation", i, "err", err)
-			e.Detail = "internal error; request id " + requestID(r.Context())
-		}
+		e := s.clientError(r, err)
+		// Refusals have their audit entry from the service; the rest get
+		// theirs here, as auditAttempts gives a single request's.
 		var pv *policy.Violation
-		if errors.As(err, &pv) {
-			s.metrics.Refusals.WithLabelValues(pv.Rule).Inc()
-		} else {
+		if !errors.As(err, &pv) {
 			s.cfg.Provision.AuditAttempt(r.Context(), a, "user.create", "User", "", e.Status)
 		}
 		results[i] = opError(ops[i], e.Status, e.ScimType, e.Detail)
@@ -425,7 +414,12 @@ func (s *server) runBulkCreates(r *http.Request, run []int, ops []bulkOp, result
 	var users []store.User
 	var idx []int
 	for _, i := range run {
-		u, err := s.userFromData(r, ops[i].Data)
+		in, ok := ops[i].Data.(map[string]any)
+		if !ok {
+			fail(i, schemas.Errorf(schemas.InvalidSyntax, "the request body is not a JSON object"))
+			continue
+		}
+		u, err := s.newUser(r, in)
 		if err != nil {
 			fail(i, err)
 			continue
@@ -453,28 +447,4 @@ func (s *server) runBulkCreates(r *http.Request, run []int, ops []bulkOp, result
 	if s.cfg.Changed != nil {
 		s.cfg.Changed()
 	}
-}
-
-// userFromData reads a POST /Users body as createUser does.
-func (s *server) userFromData(r *http.Request, data []byte) (store.User, error) {
-	in, err := decodeObject(data)
-	if err != nil {
-		return store.User{}, err
-	}
-	doc, err := schemas.Normalize(schemas.User, in, s.opts(r))
-	if err != nil {
-		return store.User{}, err
-	}
-	if missing := schemas.MissingRequired(schemas.User, doc); len(missing) > 0 {
-		return store.User{}, schemas.Errorf(schemas.InvalidValue, "%s is required", missing[0])
-	}
-	u := store.User{Active: true}
-	if u.PasswordHash, err = takePassword(doc); err != nil {
-		return store.User{}, err
-	}
-	if err := userColumns(&u, doc); err != nil {
-		return store.User{}, err
-	}
-	u.Doc = encodeDoc(doc)
-	return u, nil
 }

@@ -78,8 +78,10 @@ func classify(err error) (e apiError, internal bool) {
 	return apiError{http.StatusInternalServerError, "", "internal error"}, true
 }
 
-// writeError answers with the SCIM error for err.
-func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// clientError is the SCIM error the client sees for err: an internal
+// error is logged with the request id and answered generically, a policy
+// refusal is counted.
+func (s *server) clientError(r *http.Request, err error) apiError {
 	e, internal := classify(err)
 	rid := requestID(r.Context())
 	if internal {
@@ -90,6 +92,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &pv) {
 		s.metrics.Refusals.WithLabelValues(pv.Rule).Inc()
 	}
+	return e
+}
+
+// writeError answers with the SCIM error for err.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := s.clientError(r, err)
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
 	}

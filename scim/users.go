@@ -34,6 +34,12 @@ func (s *server) readResource(r *http.Request, rt *schemas.ResourceType) (map[st
 	if err != nil {
 		return nil, err
 	}
+	return s.canonical(r, rt, body)
+}
+
+// canonical turns a resource body of rt into its canonical document and
+// checks its required attributes.
+func (s *server) canonical(r *http.Request, rt *schemas.ResourceType, body map[string]any) (map[string]any, error) {
 	doc, err := schemas.Normalize(rt, body, s.opts(r))
 	if err != nil {
 		return nil, err
@@ -55,22 +61,34 @@ func takePassword(doc map[string]any) (string, error) {
 	return auth.HashPassword(pw)
 }
 
+// newUser builds the user a POST /Users body describes.
+func (s *server) newUser(r *http.Request, body map[string]any) (store.User, error) {
+	doc, err := s.canonical(r, schemas.User, body)
+	if err != nil {
+		return store.User{}, err
+	}
+	u := store.User{Active: true}
+	if u.PasswordHash, err = takePassword(doc); err != nil {
+		return store.User{}, err
+	}
+	if err := userColumns(&u, doc); err != nil {
+		return store.User{}, err
+	}
+	u.Doc = encodeDoc(doc)
+	return u, nil
+}
+
 func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
-	doc, err := s.readResource(r, schemas.User)
+	body, err := readJSON(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	u := store.User{Active: true}
-	if u.PasswordHash, err = takePassword(doc); err != nil {
+	u, err := s.newUser(r, body)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := userColumns(&u, doc); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u.Doc = encodeDoc(doc)
 	created, err := s.cfg.Provision.CreateUser(r.Context(), actor(r), u)
 	if err != nil {
 		s.writeError(w, r, err)
