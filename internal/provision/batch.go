@@ -96,19 +96,12 @@ func (s *Service) createBatch(ctx context.Context, a Actor, in []store.User) ([]
 			}
 		}
 		// The same locks as one create at a time takes, once for all.
-		if needSeats || needOwner {
-			if _, err := tx.LockTenant(ctx, a.TenantID); err != nil {
-				return err
-			}
+		var unique []string
+		if settings.UniqueEmails {
+			unique = emails
 		}
-		if settings.UniqueEmails && len(emails) > 0 {
-			keys := make([]string, len(emails))
-			for i, e := range emails {
-				keys[i] = store.Fold(e)
-			}
-			if err := tx.LockKeys(ctx, a.TenantID, "email", keys); err != nil {
-				return err
-			}
+		if err := lockFor(ctx, tx, a.TenantID, needSeats || needOwner, unique); err != nil {
+			return err
 		}
 		live, err := tx.LiveUserNames(ctx, a.TenantID, names)
 		if err != nil {

@@ -291,19 +291,12 @@ func (s *Service) check(ctx context.Context, tx store.Tx, a Actor, settings poli
 	// Seats and the owner are counts over the tenant: one change at a time
 	// per tenant. Unique emails need only the addresses the change brings:
 	// creates of different addresses run side by side.
-	if need.Seats || need.OtherOwner {
-		if _, err := tx.LockTenant(ctx, a.TenantID); err != nil {
-			return err
-		}
-	}
+	var emails []string
 	if need.Emails {
-		keys := make([]string, len(ch.After.Emails))
-		for i, e := range ch.After.Emails {
-			keys[i] = store.Fold(e)
-		}
-		if err := tx.LockKeys(ctx, a.TenantID, "email", keys); err != nil {
-			return err
-		}
+		emails = ch.After.Emails
+	}
+	if err := lockFor(ctx, tx, a.TenantID, need.Seats || need.OtherOwner, emails); err != nil {
+		return err
 	}
 	var err error
 	if need.OwnsLiveToken {
@@ -346,6 +339,25 @@ func (s *Service) check(ctx context.Context, tx store.Tx, a Actor, settings poli
 		return v
 	}
 	return nil
+}
+
+// lockFor takes the locks a policy check needs before it reads its facts:
+// the tenant row when it counts the tenant's users (seats, the owner), and
+// the folded addresses of emails that must be unique.
+func lockFor(ctx context.Context, tx store.Tx, tenantID string, tenant bool, emails []string) error {
+	if tenant {
+		if _, err := tx.LockTenant(ctx, tenantID); err != nil {
+			return err
+		}
+	}
+	if len(emails) == 0 {
+		return nil
+	}
+	keys := make([]string, len(emails))
+	for i, e := range emails {
+		keys[i] = store.Fold(e)
+	}
+	return tx.LockKeys(ctx, tenantID, "email", keys)
 }
 
 // seatsUsed counts the users that hold a seat under the settings.
