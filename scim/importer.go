@@ -92,7 +92,11 @@ func (im *Importer) Merge(ctx context.Context, in map[string]any) (ImportResult,
 }
 
 func (im *Importer) apply(ctx context.Context, in map[string]any, merge bool) (ImportResult, error) {
-	res, u, err := im.prepare(ctx, in, merge, nil)
+	doc, key, err := im.read(in)
+	if err != nil {
+		return im.failed("", err), nil
+	}
+	res, u, err := im.prepare(ctx, doc, key, merge, nil)
 	if u == nil || err != nil {
 		return res, err
 	}
@@ -139,25 +143,31 @@ func (im *Importer) ApplyBatch(ctx context.Context, ins []map[string]any, merge 
 		clear(pendingKeys)
 		return err
 	}
-	// One look-up for the userNames of the whole batch: records of new
-	// users need no look-up of their own.
+	// Each record is read once; one look-up answers which userNames of the
+	// whole batch are taken, so records of new users need none of their own.
+	docs := make([]map[string]any, len(ins))
+	keys := make([]string, len(ins))
+	errs := make([]error, len(ins))
+	for i, in := range ins {
+		docs[i], keys[i], errs[i] = im.read(in)
+	}
 	if !im.byExtID {
-		keys := make([]string, len(ins))
-		for i, in := range ins {
-			keys[i] = im.keyOf(in)
-		}
 		var err error
 		if live, err = im.store.LiveUserNames(ctx, im.actor.TenantID, keys); err != nil {
 			return out, err
 		}
 	}
-	for i, in := range ins {
-		if key := im.keyOf(in); key != "" && pendingKeys[store.Fold(key)] {
+	for i := range ins {
+		if errs[i] != nil {
+			out[i] = im.failed("", errs[i])
+			continue
+		}
+		if keys[i] != "" && pendingKeys[store.Fold(keys[i])] {
 			if err := flush(); err != nil {
 				return out, err
 			}
 		}
-		res, u, err := im.prepare(ctx, in, merge, live)
+		res, u, err := im.prepare(ctx, docs[i], keys[i], merge, live)
 		out[i] = res
 		if err != nil {
 			return out, err
@@ -171,54 +181,44 @@ func (im *Importer) ApplyBatch(ctx context.Context, ins []map[string]any, merge 
 	return out, flush()
 }
 
-// keyOf is the match key of a record as prepare will read it ("" when it
-// cannot tell).
-func (im *Importer) keyOf(in map[string]any) string {
+// read normalises a record (as the SCIM API reads a body) and returns it
+// with its match key ("" when it has none). Errors are Normalize's.
+func (im *Importer) read(in map[string]any) (map[string]any, string, error) {
 	doc, err := schemas.Normalize(schemas.User, in, im.settings)
 	if err != nil {
-		return ""
+		return nil, "", err
 	}
 	if im.byExtID {
-		return str(doc["externalId"])
+		return doc, str(doc["externalId"]), nil
 	}
-	return str(doc["userName"])
+	return doc, str(doc["userName"]), nil
 }
 
-// prepare reads a record and applies it when it updates an existing user;
-// for a new user it returns the user to create (and a result holding only
-// the key) without creating it.
-func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool, live map[string]bool) (ImportResult, *store.User, error) {
-	if merge {
-		probe, err := schemas.Normalize(schemas.User, in, im.settings)
+// prepare applies a read record (doc, with its match key) when it updates
+// an existing user; for a new user it returns the user to create (and a
+// result holding only the key) without creating it.
+func (im *Importer) prepare(ctx context.Context, doc map[string]any, key string, merge bool, live map[string]bool) (ImportResult, *store.User, error) {
+	if im.byExtID && key == "" {
+		return ImportResult{Outcome: ImportFailed, Detail: "externalId is required to match by externalId"}, nil, nil
+	}
+	var cur store.User
+	found := false
+	if key != "" {
+		c, err := im.findKnown(ctx, key, live)
+		switch {
+		case err == nil:
+			cur, found = c, true
+		case !errors.Is(err, store.ErrNotFound):
+			return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
+		}
+	}
+	if merge && found {
+		base, err := decodeDoc(cur.Doc)
 		if err != nil {
+			return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
+		}
+		if doc, err = schemas.Normalize(schemas.User, overlay(base, doc), im.settings); err != nil {
 			return im.failed("", err), nil, nil
-		}
-		key := str(probe["userName"])
-		if im.byExtID {
-			key = str(probe["externalId"])
-		}
-		if key != "" {
-			cur, err := im.findKnown(ctx, key, live)
-			if err == nil {
-				base, err := decodeDoc(cur.Doc)
-				if err != nil {
-					return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
-				}
-				in = overlay(base, probe)
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
-			}
-		}
-	}
-	doc, err := schemas.Normalize(schemas.User, in, im.settings)
-	if err != nil {
-		return im.failed("", err), nil, nil
-	}
-	key := str(doc["userName"])
-	if im.byExtID {
-		key = str(doc["externalId"])
-		if key == "" {
-			return ImportResult{Outcome: ImportFailed, Detail: "externalId is required to match by externalId"}, nil, nil
 		}
 	}
 	if missing := schemas.MissingRequired(schemas.User, doc); len(missing) > 0 {
@@ -229,9 +229,7 @@ func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool, 
 	if err != nil {
 		return im.failed(key, err), nil, nil
 	}
-	cur, err := im.findKnown(ctx, key, live)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	if !found {
 		u := store.User{Active: true}
 		u.PasswordHash = hash
 		if err := userColumns(&u, doc); err != nil {
@@ -239,8 +237,6 @@ func (im *Importer) prepare(ctx context.Context, in map[string]any, merge bool, 
 		}
 		u.Doc = encodeDoc(doc)
 		return ImportResult{Key: key}, &u, nil
-	case err != nil:
-		return ImportResult{Outcome: ImportFailed, Key: key, Detail: "internal error"}, nil, err
 	}
 	replace := func(u *store.User) error {
 		wasActive := u.Active
