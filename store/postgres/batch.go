@@ -246,12 +246,7 @@ func eventRows(first int) string {
 	return `o AS (INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
 			SELECT * FROM unnest(` + arrayParams(first, types) + `)
 			RETURNING tenant_id, id, at, resource_type, resource_id, txid)
-		INSERT INTO deliveries (tenant_id, id, webhook_id, event_id, resource_type, resource_id, ev_txid,
-			state, attempts, next_attempt)
-		SELECT w.tenant_id, gen_random_uuid(), w.id, o.id, COALESCE(o.resource_type, ''), COALESCE(o.resource_id, ''),
-			o.txid, 'pending', 0, o.at
-		FROM o JOIN webhooks w ON w.tenant_id = o.tenant_id
-		FOR KEY SHARE OF w`
+		` + insertDeliveries
 }
 
 // arrayParams returns "$first::types[0][], $first+1::types[1][], …".

@@ -635,10 +635,17 @@ func insertEvent(first int) string {
 	return `o AS (INSERT INTO outbox (tenant_id, id, at, type, resource_type, resource_id, payload)
 			VALUES (` + strings.Join(params, ", ") + `)
 			RETURNING tenant_id, id, at, resource_type, resource_id, txid)
-		INSERT INTO deliveries (tenant_id, id, webhook_id, event_id, resource_type, resource_id, ev_txid,
+		` + insertDeliveries
+}
+
+// insertDeliveries ends the statements that write events: from the
+// events o just inserted (RETURNING tenant_id, id, at, resource_type,
+// resource_id, txid), a pending delivery of each, due at its time, for
+// every webhook of its tenant. FOR KEY SHARE makes a webhook deleted
+// meanwhile drop out instead of failing the insert.
+const insertDeliveries = `INSERT INTO deliveries (tenant_id, id, webhook_id, event_id, resource_type, resource_id, ev_txid,
 			state, attempts, next_attempt)
 		SELECT w.tenant_id, gen_random_uuid(), w.id, o.id, COALESCE(o.resource_type, ''), COALESCE(o.resource_id, ''),
 			o.txid, 'pending', 0, o.at
 		FROM o JOIN webhooks w ON w.tenant_id = o.tenant_id
 		FOR KEY SHARE OF w`
-}
