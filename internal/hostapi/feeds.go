@@ -3,6 +3,7 @@ package hostapi
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,13 +80,15 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, errors.New("since: use a duration like 1h or 7d, or an RFC 3339 time")
 }
 
-func pageSize(r *http.Request) (int, bool) {
+// pageSize reads the limit parameter; on a bad one it has answered 400.
+func (h *handler) pageSize(w http.ResponseWriter, r *http.Request) (int, bool) {
 	v := r.URL.Query().Get("limit")
 	if v == "" {
 		return DefaultPageSize, true
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > MaxPageSize {
+		h.fail(w, r, http.StatusBadRequest, "invalid_limit", fmt.Sprintf("limit: use a number from 1 to %d", MaxPageSize), nil)
 		return 0, false
 	}
 	return n, true
@@ -115,9 +118,8 @@ func (h *handler) audit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	limit, ok := pageSize(r)
+	limit, ok := h.pageSize(w, r)
 	if !ok {
-		h.fail(w, r, http.StatusBadRequest, "invalid_limit", "limit: use a number from 1 to 1000", nil)
 		return
 	}
 	aq := store.AuditQuery{TenantID: p.TenantID, Limit: limit + 1}
@@ -168,9 +170,8 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	limit, ok := pageSize(r)
+	limit, ok := h.pageSize(w, r)
 	if !ok {
-		h.fail(w, r, http.StatusBadRequest, "invalid_limit", "limit: use a number from 1 to 1000", nil)
 		return
 	}
 	var wait time.Duration
@@ -190,9 +191,6 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, http.StatusInternalServerError, "internal", "internal error", err)
 		return
-	}
-	if evs == nil {
-		evs = []webhook.Event{}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, EventPage{Events: evs, NextCursor: next})
