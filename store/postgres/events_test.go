@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
-
 	"github.com/scimd/scimd/internal/pgtest"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/postgres"
@@ -17,16 +15,8 @@ import (
 // they come first in the feed, in id order, before the events written
 // afterwards; down to 4 and up again works.
 func TestMigrateEvents(t *testing.T) {
-	url := pgtest.EmptyURL(t)
+	url, db, p := migratedTo(t, 4)
 	ctx := context.Background()
-	db := openRaw(t, url)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, postgres.MigrationsFS(), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
 	tn, e1, e2 := newID(), newID(), newID()
 	if _, err := db.ExecContext(ctx, `INSERT INTO tenants (id, name, created) VALUES ($1, 'a', now())`, tn); err != nil {
 		t.Fatal(err)

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
-
 	"github.com/scimd/scimd/internal/pgtest"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/postgres"
@@ -192,16 +190,8 @@ func TestLockTenantSerialisesSeats(t *testing.T) {
 // data: existing rows get the new columns' defaults, and a tenant with
 // several live owners keeps only its earliest one as owner.
 func TestMigrateLifecycle(t *testing.T) {
-	url := pgtest.EmptyURL(t)
+	url, db, _ := migratedTo(t, 1)
 	ctx := context.Background()
-	db := openRaw(t, url)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, postgres.MigrationsFS(), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	ta, tb := newID(), newID()
 	first, second, gone, solo := newID(), newID(), newID(), newID()
 	owner := `{"userName": "x", "roles": [{"value": "owner", "primary": true}]}`

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"testing"
 
@@ -17,16 +18,8 @@ import (
 // the checks refuse a group in itself; down to 2 drops the group members
 // and restores the foreign key to users.
 func TestMigrateGroupMembers(t *testing.T) {
-	url := pgtest.EmptyURL(t)
+	url, db, p := migratedTo(t, 2)
 	ctx := context.Background()
-	db := openRaw(t, url)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, postgres.MigrationsFS(), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
 	tn, u1, u2, g, other := newID(), newID(), newID(), newID(), newID()
 	for _, q := range []struct {
 		query string
@@ -98,4 +91,21 @@ func TestMigrateGroupMembers(t *testing.T) {
 		t.Fatalf("Migrate again: %v", err)
 	}
 	members("after down and up", users...)
+}
+
+// migratedTo returns a fresh database migrated up to version only (its
+// URL and a connection to it) and a goose provider over the migrations to
+// go further (or back).
+func migratedTo(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) {
+	t.Helper()
+	url := pgtest.EmptyURL(t)
+	db := openRaw(t, url)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, postgres.MigrationsFS(), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	return url, db, p
 }

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/scimd/scimd/store"
 )
@@ -19,19 +16,8 @@ import (
 // next event follows them and gets a delivery; down to 5 drops the webhooks,
 // the deliveries and seq and keeps the events.
 func TestMigrateEvents(t *testing.T) {
-	s := openTestStore(t)
+	s, p := migratedTo(t, 5)
 	ctx := t.Context()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w.DB, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
 	ta, tb := newTestID(), newTestID()
 	e1, e2, e3 := newTestID(), newTestID(), newTestID() // UUIDv7: in this order
 	// Inserted out of order, in two tenants.

@@ -5,15 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/pressly/goose/v3"
-
 	"github.com/scimd/scimd/store"
 )
 
@@ -161,19 +158,8 @@ func TestEraseLeavesNoPersonalData(t *testing.T) {
 // data: existing rows get the new columns' defaults, and a tenant with
 // several live owners keeps only its earliest one as owner.
 func TestMigrateLifecycle(t *testing.T) {
-	s := openTestStore(t)
+	s, _ := migratedTo(t, 1)
 	ctx := t.Context()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w.DB, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	ta, tb := newTestID(), newTestID()
 	first, second, gone, solo := newTestID(), newTestID(), newTestID(), newTestID()
 	owner := `{"userName":"x","roles":[{"value":"owner","primary":true}]}`

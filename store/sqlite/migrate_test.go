@@ -16,19 +16,8 @@ import (
 // its index and the group foreign key, and takes group members; down to 2
 // drops the group members and keeps the users.
 func TestMigrateGroupMembers(t *testing.T) {
-	s := openTestStore(t)
+	s, p := migratedTo(t, 2)
 	ctx := t.Context()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w.DB, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
 	tn, u1, u2, g, other := newTestID(), newTestID(), newTestID(), newTestID(), newTestID()
 	for _, q := range []struct {
 		query string
@@ -107,4 +96,23 @@ func TestMigrateGroupMembers(t *testing.T) {
 		t.Fatalf("Migrate again: %v", err)
 	}
 	members("after down and up", users...)
+}
+
+// migratedTo returns a test store migrated up to version only, and a goose
+// provider over its migrations to go further (or back).
+func migratedTo(t *testing.T, version int64) (*Store, *goose.Provider) {
+	t.Helper()
+	s := openTestStore(t)
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w.DB, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatal(err)
+	}
+	return s, p
 }
