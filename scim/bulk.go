@@ -90,7 +90,13 @@ func (s *server) bulk(w http.ResponseWriter, r *http.Request) {
 			"the bulk request has %d operations; maxOperations is %d", len(req.Operations), MaxBulkOperations))
 		return
 	}
-	if limit, _ := r.Context().Value(keyBulkMax).(int); limit > 0 && len(req.Operations) > limit {
+	// The tenant's own cap (read here, not on every request's path).
+	settings, err := policy.ParseShared(principal(r.Context()).TenantPolicy)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if limit := settings.BulkMaxOperations; limit > 0 && len(req.Operations) > limit {
 		s.writeError(w, r, errorf(http.StatusRequestEntityTooLarge, "",
 			"the bulk request has %d operations; this tenant allows at most %d (policy setting bulk_max_operations)", len(req.Operations), limit))
 		return

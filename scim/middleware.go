@@ -23,7 +23,6 @@ const (
 	keyRequestID ctxKey = iota
 	keyPrincipal
 	keyStrict
-	keyBulkMax
 )
 
 func requestID(ctx context.Context) string {
@@ -154,7 +153,6 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), keyPrincipal, p)
 		ctx = context.WithValue(ctx, keyStrict, settings.Strict)
-		ctx = context.WithValue(ctx, keyBulkMax, settings.BulkMaxOperations)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -69,8 +69,6 @@ func (s *Service) createBatch(ctx context.Context, a Actor, in []store.User) ([]
 	out := make([]CreateResult, len(us))
 	var refusals []int
 	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
-		clear(out)
-		refusals = refusals[:0]
 		settings, err := s.settingsOf(ctx, tx, a)
 		if err != nil {
 			return err
