@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 
-.PHONY: run build test lint fmt bench clean
+.PHONY: run build test test-e2e lint fmt bench clean
 
 ## run: serve SCIM on 127.0.0.1:8080 on the embedded SQLite file scimd.db
 run:
@@ -17,6 +17,12 @@ build:
 ## PostgreSQL tests run when TEST_DATABASE_URL is set (SCIMD_REQUIRE_PG=1 makes them mandatory).
 test: lint
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
+
+## test-e2e: the console's end-to-end test in headless Chromium (/usr/bin/chromium, or
+## SCIMD_CHROMIUM), on every backend; screenshots go to e2e-out/ (or SCIMD_E2E_OUT).
+## It skips without a browser unless SCIMD_REQUIRE_BROWSER=1.
+test-e2e:
+	$(GO) test -race -tags e2e -count=1 -run E2E ./internal/console/
 
 ## lint: gofmt, go vet and staticcheck must be clean
 lint:

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/hostapi"
 	"github.com/scimd/scimd/internal/obs"
 	"github.com/scimd/scimd/internal/provision"
@@ -95,6 +96,10 @@ func NewServer(cfg Config) http.Handler {
 	r.Handle("/metrics", cfg.Metrics.Handler())
 
 	r.Mount("/api/v1", hostapi.Handler(hostapi.Config{
+		Store: cfg.Store, Provision: cfg.Provision, Log: cfg.Log, Now: cfg.Now, RequestID: requestID,
+	}))
+
+	r.Mount(console.Prefix, console.Handler(console.Config{
 		Store: cfg.Store, Provision: cfg.Provision, Log: cfg.Log, Now: cfg.Now, RequestID: requestID,
 	}))
 

@@ -116,6 +116,20 @@ func FilterAttr(rt *schemas.ResourceType, c Cmp, inside *schemas.Attr) (*schemas
 	return a, nil
 }
 
+// ActiveState returns the state of the live users that the comparison
+// "active op v" (op OpEq or OpNe, which FilterAttr allows on a boolean)
+// selects: StateActive or StateInactive, since a live user is active
+// exactly when its state is StateActive (see User). The backends compile
+// that comparison over live users as a test of the state, which their
+// indexes hold; over tombstones (all inactive, in StateDeleted) it stays a
+// test of active.
+func ActiveState(op Op, v bool) UserState {
+	if v != (op == OpNe) {
+		return StateActive
+	}
+	return StateInactive
+}
+
 // FilterValuePath returns the multi-valued attribute of rt a ValuePath
 // names, or a *UnsupportedError for a nested value path (inside is not
 // nil), an attribute that is not multi-valued and complex, or an empty

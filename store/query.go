@@ -156,6 +156,17 @@ type Query struct {
 	// Filter, by id ascending, not Before) takes it; any other query with
 	// IfChurn, and ListGroups, is ErrUnsupported.
 	IfChurn *int64
+	// Deleted makes ListUsers return deleted users (tombstones, erased ones
+	// included) instead of live ones, with the same filters, sorts and
+	// paging; ListGroups ignores it, and IfChurn with it is ErrUnsupported.
+	// A filter on an erased tombstone sees only what it keeps (id, role,
+	// active false, meta).
+	Deleted bool
+	// NoTotal makes ListUsers and ListGroups skip counting the matches:
+	// the page reports Total −1, so that a page of a filtered listing of
+	// many resources costs only its rows. The rows, Keys, HasPrev and
+	// HasNext are those of the same query without it.
+	NoTotal bool
 }
 
 // Checkpoints are positions spread evenly over the default order (by id
@@ -214,7 +225,7 @@ type Position struct {
 // UserPage is one page of users and the number of all matches.
 type UserPage struct {
 	Users []User
-	Total int // all matches of the filter, wherever the page is
+	Total int // all matches of the filter, wherever the page is; −1 with Query.NoTotal
 	// Keys holds the Position of each user of the page, in order.
 	Keys []Position
 	// HasPrev and HasNext report whether matching users come before the

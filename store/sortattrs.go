@@ -49,3 +49,19 @@ func ResolveSort(rt *schemas.ResourceType, sortBy string) (SortAttr, error) {
 	}
 	return sa, nil
 }
+
+// SortsByLastActive reports whether sortBy is SortLastActive, which
+// ResolveSort does not know (it is no attribute of the catalogue): the
+// backends call it first and, when it reports true, sort users by their
+// last-active time. For any other resource type than schemas.User,
+// SortLastActive is a *UnsupportedError; any other sortBy reports false
+// and no error.
+func SortsByLastActive(rt *schemas.ResourceType, sortBy string) (bool, error) {
+	if sortBy != SortLastActive {
+		return false, nil
+	}
+	if rt != schemas.User {
+		return false, unsupported("sorting %s by %s: only users have a last-active time", rt.Name, sortBy)
+	}
+	return true, nil
+}

@@ -52,8 +52,9 @@ type Reader interface {
 	FindRetainedByEmail(ctx context.Context, tenantID, email string) (User, error)
 	// GetOwner returns the live user whose role is owner, or ErrNotFound.
 	GetOwner(ctx context.Context, tenantID string) (User, error)
-	// ListUsers returns one page of live users matching q and the number of
-	// all matches. An attribute the backend cannot compile is ErrUnsupported;
+	// ListUsers returns one page of live users (of tombstones with
+	// Query.Deleted) matching q and the number of all matches (−1 with
+	// Query.NoTotal). An attribute the backend cannot compile is ErrUnsupported;
 	// a page conditional on a churn count (Query.IfChurn) that has moved is
 	// ErrStale, and IfChurn on a query other than the unfiltered default
 	// order is ErrUnsupported.
@@ -205,6 +206,7 @@ type Store interface {
 	// of RFC 9865 cursors).
 	Secret(ctx context.Context, name string) ([]byte, error)
 	Dispatch
+	ConsoleStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database handles.
@@ -268,6 +270,9 @@ const (
 
 // User is one user row: the columns that are filtered, sorted or
 // constrained, derived from the SCIM document, plus the document itself.
+// A live user's Active is true exactly when its State is StateActive, and
+// false exactly when it is StateInactive: ListUsers of live users answers
+// a filter on active by the state, which its indexes hold.
 type User struct {
 	TenantID      string
 	ID            string
@@ -289,6 +294,12 @@ type User struct {
 	Version  int64
 	Created  time.Time
 	Modified time.Time
+	// LastActive is the last time the host product's access check allowed
+	// the user (at a granularity of ActiveGranularity), nil for never.
+	// Every read of a user fills it; writes leave it as it is (only
+	// TouchUserActive sets it). Never active sorts as the oldest (see
+	// SortLastActive).
+	LastActive *time.Time
 	// Groups are the groups the user is a direct member of, ordered as
 	// UserGroups orders them. Only ListUsers with Query.WithGroups fills
 	// them (an empty, non-nil slice for none); elsewhere they are nil.

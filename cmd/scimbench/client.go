@@ -20,6 +20,9 @@ type client struct {
 	hc   *http.Client
 	base string // no trailing slash
 	auth string // "Bearer …" or ""
+	// accept is the Accept header (application/scim+json when "");
+	// cookie, when set, is sent as the Cookie header.
+	accept, cookie string
 }
 
 func newClient(base, token string, conc int, timeout time.Duration) *client {
@@ -51,7 +54,14 @@ func (c *client) do(ctx context.Context, buf *bytes.Buffer, method, path string,
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Accept", "application/scim+json")
+	if c.accept != "" {
+		req.Header.Set("Accept", c.accept)
+	} else {
+		req.Header.Set("Accept", "application/scim+json")
+	}
+	if c.cookie != "" {
+		req.Header.Set("Cookie", c.cookie)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/scim+json; charset=utf-8")
 	}

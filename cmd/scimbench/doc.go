@@ -21,8 +21,24 @@
 //     and page-deep (count=100 at the start and near the end),
 //     index-walk (every user by startIndex, one connection, at most
 //     -walk-max), cursor-walk (RFC 9865 cursors, or "unsupported"),
-//     create (Okta's POST /Users), patch (Okta's active false/true), and
-//     mixed (70 % lookups, 20 % patches, 10 % creates).
+//     console (the admin console's user screens, below), create (Okta's
+//     POST /Users), patch (Okta's active false/true), and mixed (70 %
+//     lookups, 20 % patches, 10 % creates).
+//
+// The console phase (also the group "console") needs -database-url: it
+// makes sure the tenant has the active admin "bench-console-admin"
+// (created through the provision service when missing), issues it a
+// one-time sign-in link as `scimd admin login-url` does, signs in at
+// /admin/login and sends the session cookie with every request. Each
+// request is one of five, picked at random, each reported as its own row:
+// console/users (GET /admin/users, the first page of 50 by name),
+// console/walk (each worker follows the rel="next" link of its last page
+// sorted by lastModified, restarting at the first page after the last, so
+// pages get deeper; the note gives the deepest page reached),
+// console/search (?q= the first 6 characters of a sampled userName),
+// console/inactive (?status=inactive) and console/user (GET
+// /admin/users/{id} of a sampled user). A page must answer 200 with the
+// users table (the user page: that user's userName).
 //
 // Ceilings run in the same process and database: http-lookup and
 // http-mixed drive a do-nothing net/http handler with the lookup and mixed

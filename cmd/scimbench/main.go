@@ -78,6 +78,9 @@ Usage: go run ./cmd/scimbench -database-url sqlite:///tmp/bench.db -users 100000
 
 Phases (-phases, in run order): `+strings.Join(phaseOrder, ", ")+`
 Groups: all, none, `+strings.Join(groupNames(), ", ")+`; "-name" removes (e.g. -phases all,-index-walk).
+The console phase signs in to /admin as the tenant's admin bench-console-admin
+(created when missing; needs -database-url) and times the users screens:
+rows console/users, /walk, /search, /inactive and /user.
 
 Flags:
 `)
@@ -168,6 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer db.Close()
+		b.db = db
 		if b.tenantID, err = ensureTenant(ctx, db, cfg.tenant); err != nil {
 			return err
 		}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/scimd/scimd/store"
 )
 
 // phaseOrder lists every phase in the order a run takes them: each
@@ -25,6 +27,7 @@ var phaseOrder = []string{
 	"http-lookup", "sql-lookup",
 	"lookup-username", "lookup-externalid", "lookup-email", "get",
 	"page-shallow", "page-deep", "index-walk", "cursor-walk",
+	"console",
 	"sql-insert", "create", "bulk",
 	"sql-update", "patch",
 	"http-mixed", "mixed",
@@ -35,15 +38,16 @@ var phaseGroups = map[string][]string{
 	"lookups":  {"lookup-username", "lookup-externalid", "lookup-email"},
 	"pages":    {"page-shallow", "page-deep"},
 	"walks":    {"index-walk", "cursor-walk"},
+	"console":  {"console"},
 	"ceilings": {"http-lookup", "sql-lookup", "sql-insert", "sql-update", "http-mixed"},
 	"writes":   {"sql-insert", "create", "bulk", "sql-update", "patch", "http-mixed", "mixed"},
 }
 
 // selectPhases reads a -phases value: a comma-separated list of phase
-// names, group names (lookups, pages, walks, ceilings, writes) and "all";
-// a name prefixed with "-" is removed, and a list made only of removals
-// starts from all. "none" selects nothing (seed and stop). The result is
-// in run order.
+// names, group names (lookups, pages, walks, console, ceilings, writes)
+// and "all"; a name prefixed with "-" is removed, and a list made only of
+// removals starts from all. "none" selects nothing (seed and stop). The
+// result is in run order.
 func selectPhases(spec string) ([]string, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "none" {
@@ -119,6 +123,7 @@ type bench struct {
 	tag     string // unique per run, in the userNames of created users
 	seq     atomic.Int64
 	sqlc    *sqlCeiling // nil without a database
+	db      store.Store // the database seeded; nil without -database-url
 	nothing *client     // to the do-nothing server
 	cpu     cpuMeter
 }
@@ -144,12 +149,15 @@ func (b *bench) run(ctx context.Context, name string) []Row {
 	skip := func(why string) []Row {
 		return []Row{{Phase: name, Class: phaseClass(name), Skipped: true, Note: "skipped: " + why}}
 	}
-	needsPool := name == "get" || name == "patch" || name == "mixed" || name == "sql-update" || name == "http-mixed"
+	needsPool := name == "get" || name == "console" || name == "patch" || name == "mixed" || name == "sql-update" || name == "http-mixed"
 	if needsPool && len(b.pool) == 0 {
 		return skip("no existing users")
 	}
 	if strings.HasPrefix(name, "sql-") && b.sqlc == nil {
 		return skip("needs -database-url")
+	}
+	if name == "console" && b.db == nil {
+		return skip("needs -database-url (to sign in to the console)")
 	}
 	conc := b.cfg.concurrency
 	flipConc := min(conc, len(b.pool))
@@ -210,6 +218,8 @@ func (b *bench) run(ctx context.Context, name string) []Row {
 		return []Row{b.indexWalk(ctx)}
 	case "cursor-walk":
 		return []Row{b.cursorWalk(ctx)}
+	case "console":
+		return b.consolePhase(ctx, name, conc)
 	case "sql-insert":
 		prefix := "sqlceiling." + b.tag + "."
 		rows := b.timed(ctx, name, conc, nil, func(ctx context.Context, w *worker) (string, int, error) {

@@ -79,7 +79,9 @@ func TestSelectPhases(t *testing.T) {
 		{spec: "lookups", want: []string{"lookup-username", "lookup-externalid", "lookup-email"}},
 		{spec: "ceilings,mixed", want: []string{"http-lookup", "sql-lookup", "sql-insert", "sql-update", "http-mixed", "mixed"}},
 		{spec: "all,-walks,-ceilings", want: []string{"lookup-username", "lookup-externalid", "lookup-email", "get",
-			"page-shallow", "page-deep", "create", "bulk", "patch", "mixed"}},
+			"page-shallow", "page-deep", "console", "create", "bulk", "patch", "mixed"}},
+		{spec: "console", want: []string{"console"}},
+		{spec: "walks,console,patch", want: []string{"index-walk", "cursor-walk", "console", "patch"}},
 		{spec: "-index-walk", want: slices.DeleteFunc(slices.Clone(phaseOrder), func(s string) bool { return s == "index-walk" })},
 		{spec: "lookups,-lookup-email", want: []string{"lookup-username", "lookup-externalid"}},
 		{spec: "get,get", want: []string{"get"}},
@@ -397,5 +399,73 @@ func TestCursorWalk(t *testing.T) {
 		} else if !row.Unsupported || row.Errors != 0 {
 			t.Errorf("unsupported: %+v", row)
 		}
+	}
+}
+
+// TestConsolePhase runs the console phase against the in-process server
+// over a small SQLite directory: every operation has a rate and no
+// errors, and the walk goes past the first page. A second, short run
+// finds the admin the first one created and signs in again.
+func TestConsolePhase(t *testing.T) {
+	dir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "console.db")
+	// Long enough for every operation to come up under -race, where a
+	// page takes ~100 ms on a small machine.
+	for i, d := range []string{"2s", "300ms"} {
+		out := filepath.Join(dir, "run"+strconv.Itoa(i)+".json")
+		var stderr bytes.Buffer
+		args := []string{"-database-url", dbURL, "-users", "120", "-groups", "2", "-members", "10",
+			"-concurrency", "3", "-duration", d, "-sample", "40", "-phases", "console", "-json", out}
+		if err := run(context.Background(), args, io.Discard, &stderr); err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, stderr.String())
+		}
+		rep := readReport(t, out)
+		rows := map[string]Row{}
+		for _, r := range rep.Rows {
+			rows[r.Phase] = r
+			if r.Skipped || r.Errors != 0 || r.OK == 0 || r.RPS <= 0 || r.P50ms <= 0 || r.P99ms < r.P50ms {
+				t.Errorf("run %d: %s: %+v", i, r.Phase, r)
+			}
+		}
+		if _, ok := rows["console"]; !ok {
+			t.Errorf("run %d: no console row in %+v", i, rep.Rows)
+		}
+		if i > 0 {
+			continue
+		}
+		for _, op := range consoleOps {
+			if _, ok := rows["console/"+op]; !ok {
+				t.Errorf("no row console/%s in %+v", op, rep.Rows)
+			}
+		}
+		// 121 users (the seeded ones and the admin) are 3 pages of 50.
+		if n := rows["console/walk"].Note; !strings.Contains(n, "deepest page") || strings.Contains(n, "deepest page 1 ") {
+			t.Errorf("walk note %q", n)
+		}
+	}
+}
+
+func TestConsoleNeedsDatabase(t *testing.T) {
+	b := &bench{pool: []poolUser{{id: "x", userName: "x"}}}
+	rows := b.run(context.Background(), "console")
+	if len(rows) != 1 || !rows[0].Skipped || !strings.Contains(rows[0].Note, "-database-url") {
+		t.Errorf("console without a database: %+v", rows)
+	}
+}
+
+func TestNextHref(t *testing.T) {
+	body := []byte(`<nav class="pager"><a href="/admin/users?before=Yg&amp;sort=lastModified" rel="prev" id="prev">Previous</a>
+    <a href="/admin/users?after=eyJ0IjoidCJ9&amp;order=desc&amp;sort=lastModified" rel="next" id="next">Next</a></nav>`)
+	if got, want := nextHref(body), "/admin/users?after=eyJ0IjoidCJ9&order=desc&sort=lastModified"; got != want {
+		t.Errorf("nextHref = %q, want %q", got, want)
+	}
+	if got := nextHref([]byte(`<a href="/admin/users" rel="prev">`)); got != "" {
+		t.Errorf("nextHref without a next link = %q", got)
+	}
+	if !containsHTML([]byte(`<dd>a&#43;b@example.com</dd>`), "a+b@example.com") || containsHTML([]byte(`<dd>ab</dd>`), "a+b") {
+		t.Error("containsHTML")
+	}
+	if firstChars("amara.abara.0@example.com", 6) != "amara." || firstChars("äbc", 2) != "äb" || firstChars("ab", 6) != "ab" {
+		t.Error("firstChars")
 	}
 }

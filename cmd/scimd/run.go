@@ -47,6 +47,9 @@ Usage:
   scimd webhook remove --tenant NAME ID             remove a webhook and its pending deliveries
   scimd events --tenant NAME [--dead]               event deliveries, newest first (--dead: only dead ones)
   scimd events retry --tenant NAME EVENT_ID         queue an event's dead deliveries again
+  scimd admin login-url --tenant NAME --user USERNAME [--url URL]
+                                                    print a one-time sign-in link (10 minutes) to the
+                                                    admin console at /admin, for an active admin or owner
 
 Every command takes --database-url (env SCIMD_DATABASE_URL; default: the SQLite
 file scimd.db in the working directory; sqlite:///abs/path.db, sqlite://rel/path.db
@@ -100,6 +103,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 	case "events":
 		return e.events(ctx, rest)
+	case "admin":
+		return e.sub(ctx, "admin", rest, map[string]func(context.Context, []string) error{
+			"login-url": e.adminLoginURL,
+		})
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

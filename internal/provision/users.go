@@ -499,11 +499,19 @@ type Access struct {
 
 // CheckAccess says whether the user may sign in to the host product: only
 // live, active users may. It reads the committed state, so a deactivation
-// is seen the moment its request returns. Errors are the store's.
+// is seen the moment its request returns. An allowed check records the
+// user's last activity (User.LastActive, at most one write per
+// store.ActiveGranularity). Errors are the store's.
 func (s *Service) CheckAccess(ctx context.Context, tenantID, userID string) (Access, error) {
 	u, err := s.store.GetUser(ctx, tenantID, userID)
 	switch {
 	case err == nil && u.Active:
+		now := s.clock()
+		if u.LastActive == nil || now.Sub(*u.LastActive) >= store.ActiveGranularity {
+			if err := s.store.TouchUserActive(ctx, tenantID, userID, now); err != nil {
+				return Access{}, err
+			}
+		}
 		return Access{Allowed: true}, nil
 	case err == nil:
 		return Access{Reason: "inactive"}, nil

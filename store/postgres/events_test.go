@@ -18,24 +18,11 @@ func TestMigrateEvents(t *testing.T) {
 	url, db, p := migratedTo(t, 4)
 	ctx := context.Background()
 	tn, e1, e2 := newID(), newID(), newID()
-	if _, err := db.ExecContext(ctx, `INSERT INTO tenants (id, name, created) VALUES ($1, 'a', now())`, tn); err != nil {
-		t.Fatal(err)
-	}
-	// Written in the reverse order of their ids, in one statement each.
-	for _, id := range []string{e2, e1} {
-		if _, err := db.ExecContext(ctx, `INSERT INTO outbox (tenant_id, id, at, type) VALUES ($1, $2, now(), 'user.created')`,
-			tn, id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	// The events written in the reverse order of their ids, in one
+	// statement each.
+	const event = `INSERT INTO outbox (tenant_id, id, at, type) VALUES ($1, $2, now(), 'user.created')`
+	s := upgraded(t, url, db, seed{`INSERT INTO tenants (id, name, created) VALUES ($1, 'a', now())`, []any{tn}},
+		seed{event, []any{tn, e2}}, seed{event, []any{tn, e1}})
 	e3 := store.Event{ID: newID(), TenantID: tn, At: t0, Type: "user.updated"}
 	mustUpdate(t, s, func(ctx context.Context, tx store.Tx) error { return tx.AppendEvent(ctx, &e3) })
 	got, _, err := s.EventFeed(ctx, tn, "", 10)

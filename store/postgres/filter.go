@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,10 +24,12 @@ const (
 
 // column is where a filterable attribute lives. exact is the column (with
 // its table alias); key is the folded column for caseExact=false matching,
-// "" when there is none.
+// "" when there is none. state, set on active of live users only, is the
+// state column that answers eq and ne on it (store.ActiveState).
 type column struct {
 	exact, key string
 	kind       kind
+	state      string
 }
 
 // multi is a multi-valued attribute whose values live in their own table;
@@ -56,7 +59,7 @@ var userResource = resource{
 		"displayName":       {exact: "u.display_name", key: "u.display_name_key"},
 		"name.givenName":    {exact: "u.given_name", key: "u.given_name_key"},
 		"name.familyName":   {exact: "u.family_name", key: "u.family_name_key"},
-		"active":            {exact: "u.active", kind: kindBool},
+		"active":            {exact: "u.active", kind: kindBool, state: "u.state"},
 		"roles.value":       {exact: "u.role", key: "u.role"}, // roles are lowercase constants
 		"meta.created":      {exact: "u.created", kind: kindTime},
 		"meta.lastModified": {exact: "u.modified", kind: kindTime},
@@ -72,6 +75,18 @@ var userResource = resource{
 		},
 	},
 }
+
+// tombResource is userResource for tombstones (store.Query.Deleted): the
+// userName key of an erased one is store.ErasedKey of the name it had,
+// which no filter may see (its user_name is NULL); every one is inactive
+// in the state 'deleted', so active is a test of the column.
+var tombResource = func() resource {
+	r := userResource
+	r.attrs = maps.Clone(r.attrs)
+	r.attrs["userName"] = column{exact: "u.user_name", key: "(CASE WHEN NOT u.erased THEN u.user_name_key END)"}
+	r.attrs["active"] = column{exact: "u.active", kind: kindBool}
+	return r
+}()
 
 var groupResource = resource{
 	name:  "Group",
@@ -107,11 +122,15 @@ var groupResource = resource{
 // jsonb_typeof, the values of a multi-valued one with jsonb_array_elements
 // in an EXISTS. Document values are folded by fold, which is store.Fold.
 // Anything the compiler cannot express is a *store.UnsupportedError.
-func compileFilter(res *resource, f store.Filter, args []any) (string, []any, error) {
+//
+// $1 (args[0]) must be the tenant id, and live the condition the query
+// puts on the rows besides the filter (over res.alias): an Or with a term
+// on the emails table repeats them (see compiler.orByID).
+func compileFilter(res *resource, f store.Filter, args []any, live string) (string, []any, error) {
 	if f == nil {
 		return "TRUE", args, nil
 	}
-	c := compiler{res: res, args: args, rt: schemas.User}
+	c := compiler{res: res, args: args, rt: schemas.User, live: live}
 	if res.alias == "g" {
 		c.rt = schemas.Group
 	}
@@ -126,6 +145,7 @@ type compiler struct {
 	res  *resource
 	rt   *schemas.ResourceType
 	args []any
+	live string // the query's condition on the rows besides the filter
 	// from and to are the parameters holding foldFrom and foldTo, once
 	// bound.
 	from, to string
@@ -154,6 +174,11 @@ func (c *compiler) node(f store.Filter, in *scope) (string, error) {
 	case store.And:
 		return c.list(f, " AND ", "TRUE", in)
 	case store.Or:
+		if in == nil {
+			if sql, ok, err := c.orByID(f); ok || err != nil {
+				return sql, err
+			}
+		}
 		return c.list(f, " OR ", "FALSE", in)
 	case store.Not:
 		if f.Term == nil {
@@ -206,6 +231,64 @@ func (c *compiler) list(terms []store.Filter, sep, empty string, in *scope) (str
 		return parts[0], nil
 	}
 	return "(" + strings.Join(parts, sep) + ")", nil
+}
+
+// orByID compiles an Or of users that has terms on the emails table
+// (value filters on emails naming only its columns) as the id's membership
+// in the union of the users the other terms select and the owners of the
+// emails the emails terms select; ok is false, and nothing is compiled,
+// for an Or without such terms. The meaning is the Or's (neither side is
+// ever NULL), but each part of the union is planned on its own: the other
+// terms as a BitmapOr of index ranges (the console's search: userName,
+// displayName, name.givenName and name.familyName sw a prefix), the emails
+// terms as a range of user_emails_value_key_idx. An EXISTS among the terms
+// of an Or is evaluated row by row, so the Or could only be a filter over
+// every user of the tenant.
+func (c *compiler) orByID(terms []store.Filter) (sql string, ok bool, err error) {
+	if c.rt != schemas.User || c.live == "" {
+		return "", false, nil
+	}
+	m := c.res.multi["emails"]
+	var rest []store.Filter
+	var conds []string
+	var from string
+	for _, t := range terms {
+		v, isVP := t.(store.ValuePath)
+		if p, isPtr := t.(*store.ValuePath); isPtr && p != nil {
+			v, isVP = *p, true
+		}
+		var a *schemas.Attr
+		if isVP {
+			if a, err = store.FilterValuePath(c.rt, v, nil); err != nil {
+				return "", false, err
+			}
+		}
+		if a == nil || a.Path != "emails" || !subsIn(v.Filter, m.attrs) {
+			rest = append(rest, t)
+			continue
+		}
+		src := c.source(a, v.Filter)
+		cond, err := c.node(v.Filter, &scope{attr: a, src: src})
+		if err != nil {
+			return "", false, err
+		}
+		conds, from = append(conds, cond), src.from
+	}
+	if len(conds) == 0 {
+		return "", false, nil
+	}
+	al := c.res.alias
+	var parts []string
+	if len(rest) > 0 {
+		cond, err := c.list(rest, " OR ", "FALSE", nil)
+		if err != nil {
+			return "", false, err
+		}
+		// The subquery's row shadows the outer one of the same alias.
+		parts = append(parts, "SELECT "+al+".id FROM users "+al+" WHERE "+al+".tenant_id = $1 AND "+c.live+" AND ("+cond+")")
+	}
+	parts = append(parts, "SELECT e.user_id FROM "+from+" WHERE e.tenant_id = $1 AND ("+strings.Join(conds, " OR ")+")")
+	return "(" + al + ".id IN (" + strings.Join(parts, " UNION ALL ") + "))", true, nil
 }
 
 func (c *compiler) valuePath(v store.ValuePath, in *scope) (string, error) {
@@ -381,6 +464,7 @@ type operand struct {
 	nullable bool   // expr may be NULL (absent)
 	column   bool   // a plain column: comparisons stay index-friendly
 	present  string // the pr condition when it is not "expr IS NOT NULL"
+	state    string // the state column answering eq and ne (column.state)
 	// build, when set, returns expr (fold false) or key (fold true),
 	// binding their parameters.
 	build func(fold bool) string
@@ -388,7 +472,7 @@ type operand struct {
 
 func columnOperand(col column) operand {
 	return operand{expr: col.exact, key: col.key, kind: col.kind, column: true,
-		nullable: col.kind == kindString}
+		nullable: col.kind == kindString, state: col.state}
 }
 
 // absent is a sub-attribute a derived value never has.
@@ -596,6 +680,11 @@ func (c *compiler) cmp(f store.Cmp, in *scope) (string, error) {
 		}
 		return c.text("("+o.expr+`::text COLLATE "C")`, f.Op, s, operand{column: true}), nil
 	case kindBool:
+		if o.state != "" {
+			// A literal, so that the plan (a generic one too) knows which
+			// range of the state's indexes it reads.
+			return "(" + o.state + " = '" + string(store.ActiveState(f.Op, f.Value.(bool))) + "')", nil
+		}
 		return c.nullSafe("("+o.expr+" "+sqlOps[f.Op]+" "+c.param(f.Value.(bool))+")", f.Op, o), nil
 	case kindTime:
 		return c.time(o.expr, f.Op, f.Value.(time.Time), f.Attr)

@@ -178,7 +178,7 @@ func filterFixture(t *testing.T, s store.Store, tid string) []store.User {
 		},
 		func(u *store.User) {
 			u.UserName, u.DisplayName, u.ExternalID, u.Role = "bob", "bob", "EXT-1", store.RoleAdmin
-			u.Active = false
+			u.Active, u.State = false, store.StateInactive // as every inactive live user
 			u.Emails = []store.Email{email("BOB@Example.COM", "Work", false)}
 		},
 		func(u *store.User) {

@@ -195,31 +195,15 @@ func TestMigrateLifecycle(t *testing.T) {
 	ta, tb := newID(), newID()
 	first, second, gone, solo := newID(), newID(), newID(), newID()
 	owner := `{"userName": "x", "roles": [{"value": "owner", "primary": true}]}`
-	for _, q := range []struct {
-		query string
-		args  []any
-	}{
-		{`INSERT INTO tenants (id, name, created) VALUES ($1, 'a', now()), ($2, 'b', now())`, []any{ta, tb}},
-		{`INSERT INTO users (tenant_id, id, user_name, user_name_key, active, role, state, doc, version, created, modified)
+	s := upgraded(t, url, db,
+		seed{`INSERT INTO tenants (id, name, created) VALUES ($1, 'a', now()), ($2, 'b', now())`, []any{ta, tb}},
+		seed{`INSERT INTO users (tenant_id, id, user_name, user_name_key, active, role, state, doc, version, created, modified)
 			VALUES ($1, $2, 'second', 'second', true, 'owner', 'active', $3, 4, '2025-01-02Z', '2025-01-02Z'),
 			       ($1, $4, 'first', 'first', false, 'owner', 'inactive', $3, 1, '2025-01-01Z', '2025-01-01Z'),
 			       ($1, $5, 'gone', 'gone', false, 'owner', 'deleted', $3, 2, '2024-01-01Z', '2024-01-01Z'),
 			       ($6, $7, 'solo', 'solo', true, 'owner', 'active', $3, 1, '2025-01-03Z', '2025-01-03Z')`,
 			[]any{ta, second, owner, first, gone, tb, solo}},
-		{`INSERT INTO tokens (id, tenant_id, hash, created) VALUES ($1, $2, '\x01', now())`, []any{newID(), ta}},
-	} {
-		if _, err := db.ExecContext(ctx, q.query, q.args...); err != nil {
-			t.Fatalf("%s: %v", q.query, err)
-		}
-	}
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+		seed{`INSERT INTO tokens (id, tenant_id, hash, created) VALUES ($1, $2, '\x01', now())`, []any{newID(), ta}})
 	if o, err := s.GetOwner(ctx, ta); err != nil || o.ID != first {
 		t.Errorf("GetOwner(a) = %s, %v; want the earliest created owner", o.UserName, err)
 	}

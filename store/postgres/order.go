@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ type sortCol struct {
 	foldExact bool   // the folded key is store.Fold of exact, in SQL
 	kind      store.Kind
 	notNull   bool // the key is never NULL
+	// indexed: the folded key is a nullable column that an index of the
+	// live users holds as (tenant_id, key, id); see sortSpec.split.
+	indexed bool
 }
 
 // firstEmail is the key of a user's primary email, else its first (the
@@ -63,7 +67,7 @@ var (
 		"roles.type":        idOrder,
 		"userName":          {exact: "u.user_name", folded: "u.user_name_key", notNull: true},
 		"externalId":        {exact: "u.external_id", foldExact: true},
-		"displayName":       {exact: "u.display_name", folded: "u.display_name_key"},
+		"displayName":       {exact: "u.display_name", folded: "u.display_name_key", indexed: true},
 		"name.givenName":    {exact: "u.given_name", folded: "u.given_name_key"},
 		"name.familyName":   {exact: "u.family_name", folded: "u.family_name_key"},
 		"active":            {exact: "u.active", kind: store.KindBool, notNull: true},
@@ -80,6 +84,14 @@ var (
 		"groups.display":    {exact: firstGroup("g.display_name"), folded: firstGroup("g.display_name_key")},
 		"groups.type":       {exact: firstGroup("'direct'::text")},
 	}
+	// tombSortCols are userSortCols for tombstones (store.Query.Deleted):
+	// an erased one has no userName (user_name is NULL, and user_name_key
+	// is store.ErasedKey of the name it had).
+	tombSortCols = func() map[string]sortCol {
+		c := maps.Clone(userSortCols)
+		c["userName"] = sortCol{exact: "u.user_name", folded: "(CASE WHEN NOT u.erased THEN u.user_name_key END)"}
+		return c
+	}()
 	groupSortCols = map[string]sortCol{
 		"id":                idOrder,
 		"meta.location":     idOrder,
@@ -121,6 +133,14 @@ type sortSpec struct {
 	kind    store.Kind
 	notNull bool
 	alias   string // the resource row's alias
+	// split: the key is a nullable column that leads an index
+	// (tenant_id, key, id) of the live rows. The order without a position
+	// is that index's (NULLs last ascending, first descending), but the
+	// rows after a position with a key, ascending (or without one,
+	// descending) are two ranges of it, which no one condition selects as
+	// a range: a page after such a position reads each range in order and
+	// takes the page of their union (segments).
+	split bool
 }
 
 // compileSort compiles q's order for the resource type rt (schemas.User or
@@ -133,10 +153,20 @@ type sortSpec struct {
 // filter compiler computes it: lower() under "C" and translate()).
 func compileSort(rt *schemas.ResourceType, q store.Query, b *binder) (sortSpec, error) {
 	alias, cols := "u", userSortCols
-	if rt == schemas.Group {
+	switch {
+	case rt == schemas.Group:
 		alias, cols = "g", groupSortCols
+	case q.Deleted:
+		cols = tombSortCols
 	}
 	s := sortSpec{alias: alias}
+	switch last, err := store.SortsByLastActive(rt, q.SortBy); {
+	case err != nil:
+		return s, err
+	case last: // users_live_last_active_idx; never active is store.NeverActive, the oldest
+		s.key, s.kind, s.notNull = "u.last_active", store.KindTime, true
+		return s, nil
+	}
 	sa, err := store.ResolveSort(rt, q.SortBy)
 	if err != nil || sa.Attr == nil {
 		return s, err
@@ -151,7 +181,7 @@ func compileSort(rt *schemas.ResourceType, q store.Query, b *binder) (sortSpec, 
 		case c.foldExact:
 			s.key = fold(b, s.key)
 		case c.folded != "":
-			s.key = c.folded
+			s.key, s.split = c.folded, c.indexed
 		}
 		if s.kind == store.KindString {
 			s.key = "(" + s.key + `) COLLATE "C"`
@@ -337,12 +367,49 @@ func (s sortSpec) after(p store.Position, desc bool, b *binder) (string, error) 
 	return cond + ")", nil
 }
 
+// segments returns, for a split sort, the conditions of the parts of the
+// order that come strictly after p in the direction read, in that order:
+// each is one range of the index (tenant_id, key, id), read in the order
+// of the key then the id (the key is the same NULL for every row without
+// one). There are two — the rows with a key after p, then every row
+// without one — when p has a key and the order is ascending, or p has
+// none and the order is descending; else one. It binds its parameters in
+// b.
+func (s sortSpec) segments(p store.Position, desc bool, b *binder) ([]string, error) {
+	if !parseID(p.ID) {
+		return nil, unsupported("a position with the malformed id %q", p.ID)
+	}
+	id := s.alias + ".id"
+	cmp := " > "
+	if desc {
+		cmp = " < "
+	}
+	if p.Key == nil {
+		absent := "(" + s.key + " IS NULL AND " + id + cmp + b.param(p.ID) + ")"
+		if !desc { // absent keys come last
+			return []string{absent}, nil
+		}
+		return []string{absent, "(" + s.key + " IS NOT NULL)"}, nil
+	}
+	k, err := s.param(p.Key)
+	if err != nil {
+		return nil, err
+	}
+	// A row without a key compares as NULL: false.
+	present := "((" + s.key + ", " + id + ")" + cmp + "(" + b.param(k) + ", " + b.param(p.ID) + "))"
+	if desc { // absent keys come first
+		return []string{present}, nil
+	}
+	return []string{present, "(" + s.key + " IS NULL)"}, nil
+}
+
 // pageSQL is what listPage needs of one resource type.
 type pageSQL struct {
 	alias   string              // the row's alias: "u"
 	table   string              // "users"
 	live    string              // the condition on live rows ("TRUE" when every row is)
 	counter string              // the tenant_counts kind of the unfiltered total
+	counted bool                // tenant_counts holds the number of the rows live selects
 	churn   bool                // pages may be conditional on the churn count (store.Query.IfChurn)
 	cols    func(string) string // the columns of a row of the relation with that alias
 	outer   string              // the select list of a page row (the subquery p)
@@ -379,29 +446,46 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 	a := p.alias
 	match := `FROM ` + p.table + ` ` + a + ` WHERE ` + a + `.tenant_id = $1 AND ` + p.live + ` AND (` + where + `)`
 	total := `(SELECT count(*) ` + match + `)`
-	if q.Filter == nil {
+	if q.Filter == nil && p.counted {
 		total = `(SELECT COALESCE(sum(n), 0) FROM tenant_counts WHERE tenant_id = $1 AND kind = '` + p.counter + `')`
 	}
 	countAll := total
 	// Every look-up by userName, externalId or email: the count runs, as
 	// a statement of its own, only when the page turns out full.
-	countLater := q.CountsFromPage()
-	if countLater {
-		total = `-1::bigint`
-	}
+	countLater := q.CountsFromPage() && !q.NoTotal
 	reverse := q.Before != nil
 	desc := q.Descending != reverse
 	pos := q.After
 	if reverse {
 		pos = q.Before
 	}
+	switch {
+	case q.NoTotal && q.Offset > 0 && pos == nil:
+		// Not the total but whether there is a match (1 or 0, read up to
+		// the first one), which is what HasPrev of an offset page needs.
+		total = `(SELECT count(*) FROM (SELECT 1 ` + match + ` LIMIT 1) AS x)`
+	case q.NoTotal || countLater:
+		total = `-1::bigint`
+	}
 	seek, edge := "", "FALSE"
-	if pos != nil {
+	var segs []string // the parts of a split order after the position
+	if pos != nil && s.split {
+		var err error
+		if segs, err = s.segments(*pos, desc, b); err != nil {
+			return nil, info, err
+		}
+		if len(segs) == 1 {
+			seek = " AND " + segs[0]
+		}
+	}
+	if pos != nil && (!s.split || q.Edges) {
 		cond, err := s.after(*pos, desc, b)
 		if err != nil {
 			return nil, info, err
 		}
-		seek = " AND " + cond
+		if !s.split {
+			seek = " AND " + cond
+		}
 		if q.Edges {
 			// The other side of the position: rows not after it in the
 			// direction read (the position's own row included).
@@ -409,6 +493,9 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 		}
 	}
 	if q.Limit == 0 && !q.Edges {
+		if q.NoTotal && !checked {
+			return nil, pageInfo{total: -1}, nil
+		}
 		if !checked {
 			err := r.q.QueryRowxContext(ctx, `SELECT `+total, b.args[:b.filter]...).Scan(&info.total)
 			return nil, info, err
@@ -420,6 +507,9 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 		}
 		if !fresh {
 			return nil, pageInfo{}, store.ErrStale
+		}
+		if q.NoTotal {
+			info.total = -1
 		}
 		return nil, info, nil
 	}
@@ -440,14 +530,33 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 	// Page sizes are few (count=100 nearly always).
 	limit, offset := strconv.Itoa(q.Limit+1), b.param(q.Offset)
 	var inner string
-	if q.Offset > 0 && s.byID() {
+	switch {
+	case q.Offset > 0 && s.byID():
 		// Skip the offset (after the position, if any) on the id index
 		// alone (users_live_idx covers it for users), then read the page's
 		// rows.
 		inner = `SELECT ` + p.cols(a) + `, NULL::text AS sort_key FROM (SELECT ` + a + `.id ` + match + seek + gate +
 			` ORDER BY ` + s.orderBy(a, "", desc) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) AS k JOIN ` +
 			p.table + ` ` + a + ` ON ` + a + `.tenant_id = $1 AND ` + a + `.id = k.id`
-	} else {
+	case len(segs) > 1:
+		// Each part of the order after the position, read from its index
+		// range in the key's order up to the rows the page may need, then
+		// the page of their union.
+		dir, need := " ASC", limit
+		if desc {
+			dir = " DESC"
+		}
+		if q.Offset > 0 {
+			need += " + " + offset + "::bigint"
+		}
+		arms := make([]string, len(segs))
+		for i, seg := range segs {
+			arms[i] = `(SELECT ` + p.cols(a) + `, ` + s.key + ` AS sort_key ` + match + ` AND ` + seg + gate +
+				` ORDER BY ` + s.key + dir + `, ` + a + `.id` + dir + ` LIMIT ` + need + `)`
+		}
+		inner = `SELECT * FROM (` + strings.Join(arms, ` UNION ALL `) + `) AS k ORDER BY ` +
+			s.orderBy("k", "k.sort_key", desc) + ` LIMIT ` + limit + ` OFFSET ` + offset + `::bigint`
+	default:
 		inner = `SELECT ` + p.cols(a) + `, ` + s.keyExpr() + ` AS sort_key ` + match + seek + gate +
 			` ORDER BY ` + s.orderBy(a, s.key, desc) + ` LIMIT ` + limit + ` OFFSET ` + offset
 	}
@@ -501,6 +610,9 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 		if pos == nil {
 			info.hasPrev = q.Offset > 0 && info.total > 0
 		}
+	}
+	if q.NoTotal {
+		info.total = -1
 	}
 	return out, info, nil
 }

@@ -152,7 +152,7 @@ func (r reader) UserOwnsLiveToken(ctx context.Context, tenantID, userID string, 
 func userCols(alias string) string {
 	cols := []string{"tenant_id", "id", "user_name", "external_id", "active", "display_name",
 		"given_name", "family_name", "role", "state", "deactivated_at", "erased", "password_hash", "doc",
-		"version", "created", "modified"}
+		"version", "created", "modified", "last_active"}
 	for i, c := range cols {
 		cols[i] = alias + "." + c
 	}
@@ -173,7 +173,7 @@ type userRow struct {
 	userName, externalID, displayName, givenName sql.NullString
 	familyName, role, state, passwordHash        sql.NullString
 	active, erased                               sql.NullBool
-	deactivatedAt, created, modified             sql.NullTime
+	deactivatedAt, created, modified, lastActive sql.NullTime
 	doc, emails, groups                          []byte
 	version                                      sql.NullInt64
 	withGroups                                   bool // the row has the groupsOf column
@@ -183,7 +183,7 @@ type userRow struct {
 func (u *userRow) dest() []any {
 	d := []any{&u.tenantID, &u.id, &u.userName, &u.externalID, &u.active, &u.displayName,
 		&u.givenName, &u.familyName, &u.role, &u.state, &u.deactivatedAt, &u.erased, &u.passwordHash, &u.doc,
-		&u.version, &u.created, &u.modified}
+		&u.version, &u.created, &u.modified, &u.lastActive}
 	if !u.withoutEmails {
 		d = append(d, &u.emails)
 	}
@@ -232,6 +232,7 @@ func (u *userRow) user() (store.User, error) {
 		Version:       u.version.Int64,
 		Created:       u.created.Time.UTC(),
 		Modified:      u.modified.Time.UTC(),
+		LastActive:    lastActive(u.lastActive),
 	}
 	if len(u.emails) > 0 {
 		var es []emailJSON
@@ -383,16 +384,26 @@ func (r reader) GetOwner(ctx context.Context, tenantID string) (store.User, erro
 	return r.oneUser(ctx, `u.tenant_id = $1 AND u.role = 'owner' AND u.state <> 'deleted'`, tenantID)
 }
 
-// ListUsers returns one page of live users matching q, the number of all
-// matches and the page's positions and edges, in one statement (one
-// snapshot); only when a filtered first page is full are its matches
-// counted, by a second statement. A filter or sort the compiler cannot
-// handle, or a Query.IfChurn on another query than the unfiltered default
-// order, is a *store.UnsupportedError; a page whose Query.IfChurn is no
-// longer the tenant's churn count (compared in the page's statement) is
-// store.ErrStale; other errors are the driver's.
+// ListUsers returns one page of live users (of tombstones, with
+// Query.Deleted) matching q, the number of all matches and the page's
+// positions and edges, in one statement (one snapshot); only when a
+// filtered first page is full are its matches counted, by a second
+// statement (never with Query.NoTotal). A filter or sort the compiler
+// cannot handle, or a Query.IfChurn on another query than the unfiltered
+// default order of live users, is a *store.UnsupportedError; a page whose
+// Query.IfChurn is no longer the tenant's churn count (compared in the
+// page's statement) is store.ErrStale; other errors are the driver's.
 func (r reader) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {
-	where, args, err := compileFilter(&userResource, q.Filter, []any{tenantID})
+	p := pageSQL{alias: "u", table: "users", live: "u.state <> 'deleted'", counter: "users", counted: true, churn: true,
+		cols: userCols, outer: userCols("p")}
+	res := &userResource
+	if q.Deleted {
+		// Tombstones are not counted in tenant_counts, and deleting or
+		// restoring one moves the churn count the other way.
+		p.live, p.counted, p.churn = "u.state = 'deleted'", false, false
+		res = &tombResource
+	}
+	where, args, err := compileFilter(res, q.Filter, []any{tenantID}, p.live)
 	if err != nil {
 		return store.UserPage{}, err
 	}
@@ -404,8 +415,6 @@ func (r reader) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 	if !parseID(tenantID) {
 		return store.UserPage{}, nil
 	}
-	p := pageSQL{alias: "u", table: "users", live: "u.state <> 'deleted'", counter: "users", churn: true,
-		cols: userCols, outer: userCols("p")}
 	if !q.WithoutEmails {
 		p.outer += ", " + emailsOf("p")
 	}
@@ -564,7 +573,8 @@ func (r reader) GetGroup(ctx context.Context, tenantID, id string) (store.Group,
 // handle, or a Query.IfChurn, is a *store.UnsupportedError; other errors
 // are the driver's.
 func (r reader) ListGroups(ctx context.Context, tenantID string, q store.Query) (store.GroupPage, error) {
-	where, args, err := compileFilter(&groupResource, q.Filter, []any{tenantID})
+	p := pageSQL{alias: "g", table: "groups", live: "TRUE", counter: "groups", counted: true, cols: groupCols, outer: groupCols("p")}
+	where, args, err := compileFilter(&groupResource, q.Filter, []any{tenantID}, p.live)
 	if err != nil {
 		return store.GroupPage{}, err
 	}
@@ -576,7 +586,6 @@ func (r reader) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 	if !parseID(tenantID) {
 		return store.GroupPage{}, nil
 	}
-	p := pageSQL{alias: "g", table: "groups", live: "TRUE", counter: "groups", cols: groupCols, outer: groupCols("p")}
 	groups, info, err := listPage(ctx, r, p, q, where, b, s, func(sc func(...any) error) (store.Group, string, bool, error) {
 		var row groupRow
 		if err := sc(row.dest()...); err != nil || !row.id.Valid {

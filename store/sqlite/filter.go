@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ type column struct {
 	key      string
 	kind     kind
 	nullable bool
+	// state, set on active of live users only, is the state column that
+	// answers eq and ne on it (store.ActiveState).
+	state string
 }
 
 // multi is a multi-valued attribute kept in its own table.
@@ -53,7 +57,7 @@ var userTable = table{
 		"displayName":       {col: "u.display_name", key: "u.display_name_key", nullable: true},
 		"name.givenName":    {col: "u.given_name", key: "u.given_name_key", nullable: true},
 		"name.familyName":   {col: "u.family_name", key: "u.family_name_key", nullable: true},
-		"active":            {col: "u.active", kind: kBool},
+		"active":            {col: "u.active", kind: kBool, state: "u.state"},
 		"roles.value":       {col: "u.role", key: "u.role", nullable: true}, // roles are lower-case constants
 		"meta.created":      {col: "u.created", kind: kTime},
 		"meta.lastModified": {col: "u.modified", kind: kTime},
@@ -70,6 +74,19 @@ var userTable = table{
 		},
 	},
 }
+
+// tombTable is userTable for tombstones (store.Query.Deleted): an erased
+// one has the userName "" and the key store.ErasedKey of the name it had,
+// neither of which a filter may see; every one is inactive in the state
+// 'deleted', so active is a test of the column.
+var tombTable = func() table {
+	t := userTable
+	t.attrs = maps.Clone(t.attrs)
+	t.attrs["userName"] = column{col: "NULLIF(u.user_name, '')", key: "(CASE WHEN u.erased = 0 THEN u.user_name_key END)",
+		nullable: true}
+	t.attrs["active"] = column{col: "u.active", kind: kBool}
+	return t
+}()
 
 var groupTable = table{
 	alias: "g",
@@ -223,6 +240,7 @@ type operand struct {
 	nullable bool   // expr may be NULL (absent)
 	column   bool   // a plain column: comparisons stay index-friendly
 	present  string // the pr condition when it is not "expr IS NOT NULL"
+	state    string // the state column answering eq and ne (column.state)
 }
 
 // put writes sql and binds args for its placeholders.
@@ -394,7 +412,7 @@ func mentions(f store.Filter, path string) bool {
 }
 
 func columnOperand(col column) operand {
-	o := operand{expr: col.col, key: col.key, nullable: col.nullable, column: true}
+	o := operand{expr: col.col, key: col.key, nullable: col.nullable, column: true, state: col.state}
 	switch col.kind {
 	case kBool:
 		o.kind = vBool
@@ -570,6 +588,12 @@ func (c *compiler) cmp(b *strings.Builder, f store.Cmp, in *scope) error {
 			arg = v
 		}
 	case vBool:
+		if o.state != "" {
+			// A literal, so that the plan knows which range of the
+			// state's indexes it reads.
+			b.WriteString("(" + o.state + " = '" + string(store.ActiveState(op, f.Value.(bool))) + "')")
+			return nil
+		}
 		arg = b2i(f.Value.(bool))
 	case vMicros:
 		v := f.Value.(time.Time)

@@ -116,3 +116,64 @@ func migratedTo(t *testing.T, version int64) (*Store, *goose.Provider) {
 	}
 	return s, p
 }
+
+// TestMigrateConsole migrates a database at version 7 that holds users: they
+// have never been active, can be touched and listed by last activity, and
+// console secrets can be stored; the new indexes have planner statistics.
+// Down to 7 drops the column, the table, the indexes and their statistics,
+// and up again starts the users afresh.
+func TestMigrateConsole(t *testing.T) {
+	s, p := migratedTo(t, 7)
+	ctx := t.Context()
+	tn, u1, u2 := newTestID(), newTestID(), newTestID()
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, created) VALUES (?, 'a', 0)`, tn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO users (tenant_id, id, user_name, user_name_key, active, state, version, created, modified)
+		VALUES (?1, ?2, 'one', 'one', 1, 'active', 1, 0, 0), (?1, ?3, 'two', 'two', 1, 'active', 1, 0, 0)`, tn, u1, u2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if u, err := s.GetUser(ctx, tn, u1); err != nil || u.LastActive != nil || u.Version != 1 {
+		t.Fatalf("GetUser after migrating = %+v, %v; want never active", u, err)
+	}
+	if err := s.TouchUserActive(ctx, tn, u2, tt0); err != nil {
+		t.Fatal(err)
+	}
+	// Most recent first: the user never active (the migration's default)
+	// comes last.
+	page, err := s.ListUsers(ctx, tn, store.Query{SortBy: store.SortLastActive, Descending: true, Limit: 10})
+	if err != nil || len(page.Users) != 2 || page.Users[0].ID != u2 || page.Users[0].LastActive == nil ||
+		!page.Users[0].LastActive.Equal(tt0) || page.Users[1].LastActive != nil || page.Users[0].Version != 1 {
+		t.Errorf("users by last activity after migrating = %+v, %v", page.Users, err)
+	}
+	cs := store.ConsoleSecret{ID: newTestID(), TenantID: tn, UserID: u1, Kind: store.ConsoleSession, Hash: []byte("h"),
+		Created: tt0, Expires: tt0}
+	if err := s.CreateConsoleSecret(ctx, &cs); err != nil {
+		t.Errorf("CreateConsoleSecret: %v", err)
+	}
+	// Every index of the migration has statistics, under its own name.
+	const indexes = `SELECT name FROM sqlite_master WHERE type = 'index'
+		AND (tbl_name = 'console_secrets' OR name LIKE 'users_live_%')`
+	if got := rawRows(t, s.w.DB, indexes+` AND name NOT IN (SELECT idx FROM sqlite_stat1)`); len(got) != 0 {
+		t.Errorf("indexes without statistics: %v", got)
+	}
+
+	if _, err := p.DownTo(ctx, 7); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	if got := rawRows(t, s.w.DB, indexes+`
+		UNION ALL SELECT name FROM sqlite_master WHERE name = 'console_secrets'
+		UNION ALL SELECT name FROM pragma_table_info('users') WHERE name = 'last_active'
+		UNION ALL SELECT idx FROM sqlite_stat1 WHERE tbl = 'console_secrets' OR idx LIKE 'users_live_%'`); len(got) != 0 {
+		t.Errorf("left after down: %v", got)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+	if u, err := s.GetUser(ctx, tn, u2); err != nil || u.LastActive != nil {
+		t.Errorf("GetUser after down and up = %+v, %v; want never active", u, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ type sortCol struct {
 	folded  string // the key of a caseExact=false comparison ("" for exact)
 	kind    store.Kind
 	notNull bool // the key is never NULL
+	// indexed: the folded key is a nullable column that an index of the
+	// live users holds as (tenant_id, key, id); see sortSpec.split.
+	indexed bool
 }
 
 // firstEmail is the key of a user's primary email, else its first (the
@@ -62,7 +66,7 @@ var (
 		"roles.type":        idOrder,
 		"userName":          {exact: "u.user_name", folded: "u.user_name_key", notNull: true},
 		"externalId":        {exact: "u.external_id", folded: "scimd_fold(u.external_id)"},
-		"displayName":       {exact: "u.display_name", folded: "u.display_name_key"},
+		"displayName":       {exact: "u.display_name", folded: "u.display_name_key", indexed: true},
 		"name.givenName":    {exact: "u.given_name", folded: "u.given_name_key"},
 		"name.familyName":   {exact: "u.family_name", folded: "u.family_name_key"},
 		"active":            {exact: "u.active", kind: store.KindBool, notNull: true},
@@ -79,6 +83,14 @@ var (
 		"groups.display":    {exact: firstGroup("g.display_name"), folded: firstGroup("g.display_name_key")},
 		"groups.type":       {exact: firstGroup("'direct'")},
 	}
+	// tombSortCols are userSortCols for tombstones (store.Query.Deleted):
+	// an erased one has no userName (user_name is "", and user_name_key is
+	// store.ErasedKey of the name it had).
+	tombSortCols = func() map[string]sortCol {
+		c := maps.Clone(userSortCols)
+		c["userName"] = sortCol{exact: "NULLIF(u.user_name, '')", folded: "(CASE WHEN u.erased = 0 THEN u.user_name_key END)"}
+		return c
+	}()
 	groupSortCols = map[string]sortCol{
 		"id":                idOrder,
 		"meta.location":     idOrder,
@@ -108,6 +120,14 @@ type sortSpec struct {
 	kind    store.Kind
 	notNull bool
 	id      string // the id column
+	// split: the key is a nullable column that leads an index
+	// (tenant_id, key, id) of the live rows. SQLite reads the order without
+	// a position from that index (NULLs last ascending, first descending),
+	// but the rows after a position with a key, ascending (or without one,
+	// descending) are two ranges of it, which no one condition selects as
+	// a range: a page after such a position reads each range in order and
+	// takes the page of their union (segments).
+	split bool
 }
 
 // compileSort compiles q's order for the resource type rt (schemas.User,
@@ -119,10 +139,20 @@ type sortSpec struct {
 // scimd_fold (store.Fold) of the key.
 func compileSort(rt *schemas.ResourceType, q store.Query) (sortSpec, error) {
 	alias, cols := "u", userSortCols
-	if rt == schemas.Group {
+	switch {
+	case rt == schemas.Group:
 		alias, cols = "g", groupSortCols
+	case q.Deleted:
+		cols = tombSortCols
 	}
 	s := sortSpec{id: alias + ".id"}
+	switch last, err := store.SortsByLastActive(rt, q.SortBy); {
+	case err != nil:
+		return s, err
+	case last: // users_live_last_active; never active is store.NeverActive, the oldest
+		s.key, s.kind, s.notNull = "u.last_active", store.KindTime, true
+		return s, nil
+	}
 	sa, err := store.ResolveSort(rt, q.SortBy)
 	if err != nil || sa.Attr == nil {
 		return s, err
@@ -133,7 +163,7 @@ func compileSort(rt *schemas.ResourceType, q store.Query) (sortSpec, error) {
 		}
 		s.key, s.kind, s.notNull = c.exact, c.kind, c.notNull
 		if !q.CaseExact && c.folded != "" {
-			s.key = c.folded
+			s.key, s.split = c.folded, c.indexed
 		}
 		return s, nil
 	}
@@ -302,6 +332,38 @@ func (s sortSpec) after(p store.Position, desc bool) (string, []any, error) {
 	return cond + ")", []any{k, k, p.ID}, nil
 }
 
+// segments returns, for a split sort, the conditions (with their
+// arguments) of the parts of the order that come strictly after p in the
+// direction read, in that order: each is one range of the index
+// (tenant_id, key, id), read in the order of the key then the id (the key
+// is the same NULL for every row without one). There are two — the rows
+// with a key after p, then every row without one — when p has a key and
+// the order is ascending, or p has none and the order is descending; else
+// one.
+func (s sortSpec) segments(p store.Position, desc bool) ([]string, [][]any, error) {
+	cmp := " > "
+	if desc {
+		cmp = " < "
+	}
+	if p.Key == nil {
+		absent, args := "("+s.key+" IS NULL AND "+s.id+cmp+"?)", []any{p.ID}
+		if !desc { // absent keys come last
+			return []string{absent}, [][]any{args}, nil
+		}
+		return []string{absent, "(" + s.key + " IS NOT NULL)"}, [][]any{args, nil}, nil
+	}
+	k, err := s.param(p.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A row without a key compares as NULL: false.
+	present, args := "(("+s.key+", "+s.id+")"+cmp+"(?, ?))", []any{k, p.ID}
+	if desc { // absent keys come first
+		return []string{present}, [][]any{args}, nil
+	}
+	return []string{present, "(" + s.key + " IS NULL)"}, [][]any{args, nil}, nil
+}
+
 // pageSQL is what listPage needs of one resource type.
 type pageSQL struct {
 	alias string // the row's alias: "u"
@@ -312,6 +374,7 @@ type pageSQL struct {
 	live    string // the condition on live rows ("1" when every row is)
 	cols    string // the select list of a row
 	counter string // the tenant_counts kind of the unfiltered total
+	counted bool   // tenant_counts holds the number of the rows live selects
 	churn   bool   // pages may be conditional on the churn count (store.Query.IfChurn)
 }
 
@@ -348,7 +411,7 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	var err error
 	// Every look-up by userName, externalId or email: counted only when
 	// the page turns out full.
-	countLater := q.CountsFromPage()
+	countLater := q.CountsFromPage() && !q.NoTotal
 	count := func() error {
 		if err := sqlx.GetContext(ctx, c.q, &info.total, `SELECT COUNT(*)`+base, args...); err != nil {
 			return fmt.Errorf("sqlite: count %s: %w", p.counter, err)
@@ -365,7 +428,8 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 		if churn != *q.IfChurn {
 			return nil, pageInfo{}, store.ErrStale
 		}
-	case q.Filter == nil:
+	case q.NoTotal:
+	case q.Filter == nil && p.counted:
 		if err = sqlx.GetContext(ctx, c.q, &info.total, `SELECT COALESCE((SELECT n FROM tenant_counts
 			WHERE tenant_id = ? AND kind = ?), 0)`, tenantID, p.counter); err != nil {
 			return nil, info, fmt.Errorf("sqlite: count %s: %w", p.counter, err)
@@ -381,17 +445,31 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	if reverse {
 		pos = q.Before
 	}
-	var seek string
-	var seekArgs []any
+	// seek selects the rows after the position for the page, cond (for
+	// the edges) too; a split order reads them as segs when they are two
+	// ranges of its index, by seek when they are one.
+	var seek, cond string
+	var seekArgs, condArgs []any
+	var segs []string
+	var segArgs [][]any
 	if pos != nil {
-		if seek, seekArgs, err = s.after(*pos, desc); err != nil {
+		if cond, condArgs, err = s.after(*pos, desc); err != nil {
 			return nil, info, err
+		}
+		seek, seekArgs = cond, condArgs
+		if s.split {
+			if segs, segArgs, err = s.segments(*pos, desc); err != nil {
+				return nil, info, err
+			}
+			if len(segs) == 1 {
+				seek, seekArgs = segs[0], segArgs[0]
+			}
 		}
 	}
 	var rows []R
 	switch {
 	case q.Limit == 0 && !q.Edges:
-	case !countLater && pos == nil && q.Offset >= info.total:
+	case !q.NoTotal && !countLater && pos == nil && q.Offset >= info.total:
 		// Past the end (or nothing matches): nothing to read.
 		info.hasPrev = q.Offset > 0 && info.total > 0
 	default:
@@ -415,6 +493,29 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 				base[len(` FROM `+p.from):] + cond + ` ORDER BY ` + s.orderBy(desc) + limit + `) AS k CROSS JOIN ` +
 				p.from + ` ON ` + p.alias + `.tenant_id = ? AND ` + s.id + ` = k.pid ORDER BY ` + s.orderBy(desc)
 			qargs = append(append(append(slices.Clone(args), seekArgs...), q.Offset), tenantID)
+		} else if len(segs) > 1 {
+			// Each part of the order after the position, read from its
+			// index range in the key's order up to the rows the page may
+			// need, then the page of their union.
+			dir, need := " ASC", strconv.Itoa(q.Limit+1)
+			if desc {
+				dir = " DESC"
+			}
+			if q.Offset > 0 {
+				need += " + ?"
+			}
+			arms := make([]string, len(segs))
+			for i, seg := range segs {
+				arms[i] = `SELECT * FROM (SELECT ` + p.cols + `, ` + s.key + ` AS sort_key` + base + ` AND ` + seg +
+					` ORDER BY ` + s.key + dir + `, ` + s.id + dir + ` LIMIT ` + need + `)`
+				qargs = append(append(qargs, args...), segArgs[i]...)
+				if q.Offset > 0 {
+					qargs = append(qargs, q.Offset)
+				}
+			}
+			ks := sortSpec{key: "k.sort_key", id: "k.id"}
+			query = `SELECT * FROM (` + strings.Join(arms, ` UNION ALL `) + `) AS k ORDER BY ` + ks.orderBy(desc) + limit
+			qargs = append(qargs, q.Offset)
 		} else {
 			cond := ""
 			if seek != "" {
@@ -445,8 +546,16 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 			slices.Reverse(rows)
 		} else {
 			info.hasNext = extra
-			if pos == nil {
-				info.hasPrev = q.Offset > 0 && info.total > 0
+			switch {
+			case pos != nil || q.Offset == 0:
+			case !q.NoTotal:
+				info.hasPrev = info.total > 0
+			case len(rows) > 0:
+				info.hasPrev = true
+			default: // without the total: whether any row matches
+				if err := sqlx.GetContext(ctx, c.q, &info.hasPrev, `SELECT EXISTS (SELECT 1`+base+`)`, args...); err != nil {
+					return nil, info, fmt.Errorf("sqlite: list %s: %w", p.counter, err)
+				}
 			}
 		}
 	}
@@ -454,8 +563,8 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 		// The other side of the position: rows not after it in the
 		// direction read (the position's own row included).
 		var other bool
-		if err := sqlx.GetContext(ctx, c.q, &other, `SELECT EXISTS (SELECT 1`+base+` AND NOT `+seek+`)`,
-			append(slices.Clone(args), seekArgs...)...); err != nil {
+		if err := sqlx.GetContext(ctx, c.q, &other, `SELECT EXISTS (SELECT 1`+base+` AND NOT `+cond+`)`,
+			append(slices.Clone(args), condArgs...)...); err != nil {
 			return nil, info, fmt.Errorf("sqlite: list %s: %w", p.counter, err)
 		}
 		if reverse {
@@ -468,6 +577,9 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 	for i := range rows {
 		id, k := idKey(&rows[i])
 		info.keys[i] = store.Position{Key: s.value(k), ID: id}
+	}
+	if q.NoTotal {
+		info.total = -1
 	}
 	return rows, info, nil
 }

@@ -197,6 +197,7 @@ type userRow struct {
 	Version       int64          `db:"version"`
 	Created       int64          `db:"created"`
 	Modified      int64          `db:"modified"`
+	LastActive    int64          `db:"last_active"`
 }
 
 func (r userRow) user() store.User {
@@ -206,12 +207,13 @@ func (r userRow) user() store.User {
 		FamilyName: r.FamilyName.String, Role: r.Role.String, State: store.UserState(r.State),
 		DeactivatedAt: fromMicroPtr(r.DeactivatedAt), Erased: r.Erased, PasswordHash: r.PasswordHash.String,
 		Doc: json.RawMessage(r.Doc), Version: r.Version, Created: fromMicro(r.Created), Modified: fromMicro(r.Modified),
+		LastActive: lastActive(r.LastActive),
 	}
 }
 
 const userCols = `u.tenant_id, u.id, u.user_name, u.external_id, u.active, u.display_name,
 	u.given_name, u.family_name, u.role, u.state, u.deactivated_at, u.erased, u.password_hash,
-	u.doc, u.version, u.created, u.modified`
+	u.doc, u.version, u.created, u.modified, u.last_active`
 
 type emailRow struct {
 	UserID  string         `db:"user_id"`
@@ -350,7 +352,16 @@ type userKeyRow struct {
 }
 
 func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (store.UserPage, error) {
-	where, args, err := compileWhere(userTable, q.Filter)
+	p := pageSQL{alias: "u", from: "users u", ids: "users u INDEXED BY users_live", live: "u.state <> 'deleted'",
+		cols: userCols, counter: "users", counted: true, churn: true}
+	tbl := userTable
+	if q.Deleted {
+		// Tombstones are not counted in tenant_counts, and deleting or
+		// restoring one moves the churn count the other way.
+		p.ids, p.live, p.counted, p.churn = "", "u.state = 'deleted'", false, false
+		tbl = tombTable
+	}
+	where, args, err := compileWhere(tbl, q.Filter)
 	if err != nil {
 		return store.UserPage{}, err
 	}
@@ -358,8 +369,6 @@ func (c conn) ListUsers(ctx context.Context, tenantID string, q store.Query) (st
 	if err != nil {
 		return store.UserPage{}, err
 	}
-	p := pageSQL{alias: "u", from: "users u", ids: "users u INDEXED BY users_live", live: "u.state <> 'deleted'",
-		cols: userCols, counter: "users", churn: true}
 	rows, info, err := listPage(ctx, c, p, tenantID, q, where, args, s, func(r *userKeyRow) (string, any) { return r.ID, r.SortKey })
 	if err != nil {
 		return store.UserPage{}, err
@@ -529,7 +538,7 @@ func (c conn) ListGroups(ctx context.Context, tenantID string, q store.Query) (s
 	if err != nil {
 		return store.GroupPage{}, err
 	}
-	p := pageSQL{alias: "g", from: "groups g", live: "1", cols: groupCols, counter: "groups"}
+	p := pageSQL{alias: "g", from: "groups g", live: "1", cols: groupCols, counter: "groups", counted: true}
 	rows, info, err := listPage(ctx, c, p, tenantID, q, where, args, s, func(r *groupKeyRow) (string, any) { return r.ID, r.SortKey })
 	if err != nil {
 		return store.GroupPage{}, err

@@ -276,10 +276,10 @@ func (s *Store) GetOwner(ctx context.Context, tenantID string) (u store.User, er
 }
 
 // ListUsers implements store.Reader in one read transaction (one
-// snapshot); a filter or sort it cannot compile, or a Query.IfChurn it
-// does not take, is a *store.UnsupportedError (store.ErrUnsupported), and
-// a page whose Query.IfChurn is no longer the tenant's churn count is
-// store.ErrStale.
+// snapshot), of live users or (Query.Deleted) of tombstones; a filter or
+// sort it cannot compile, or a Query.IfChurn it does not take, is a
+// *store.UnsupportedError (store.ErrUnsupported), and a page whose
+// Query.IfChurn is no longer the tenant's churn count is store.ErrStale.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (p store.UserPage, err error) {
 	err = s.read(ctx, func(c conn) error {
 		p, err = c.ListUsers(ctx, tenantID, q)
@@ -346,7 +346,7 @@ func mapErr(err error) error {
 			return &store.ConflictError{Attr: "displayName"}
 		case "tenants.name":
 			return &store.ConflictError{Attr: "name"}
-		case "tokens.hash":
+		case "tokens.hash", "console_secrets.hash":
 			return &store.ConflictError{Attr: "hash"}
 		case "webhooks.tenant_id, webhooks.url":
 			return &store.ConflictError{Attr: "url"}

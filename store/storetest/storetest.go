@@ -70,6 +70,13 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeliveryClaimsConcurrent", testDeliveryClaimsConcurrent},
 		{"EventFeed", testEventFeed},
 		{"BatchReads", testBatchReads}, {"BatchCreateUsers", testBatchCreateUsers}, {"BatchAppendAll", testBatchAppendAll},
+		{"ConsoleSecrets", testConsoleSecrets},
+		{"TouchUserActive", testTouchUserActive},
+		{"ListDeleted", testListDeleted},
+		{"SortLastActive", testSortLastActive},
+		{"StatusByDisplayName", testStatusByDisplayName},
+		{"NoTotal", testNoTotal},
+		{"CountDeliveries", testCountDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
