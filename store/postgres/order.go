@@ -335,6 +335,19 @@ func (s sortSpec) keyDest() (any, func() any) {
 // s.alias comes strictly after p in the order, descending or not; it binds
 // its parameters in b.
 func (s sortSpec) after(p store.Position, desc bool, b *binder) (string, error) {
+	return s.side(p, desc, false, b)
+}
+
+// notAfter is the negation of after: a row at or before p in the
+// direction read. Where after is one row comparison it is the opposite
+// comparison, which the sort's index serves as a range (NOT of the
+// comparison it would not: an edge test of a deep page scanned the rows
+// in front of it).
+func (s sortSpec) notAfter(p store.Position, desc bool, b *binder) (string, error) {
+	return s.side(p, desc, true, b)
+}
+
+func (s sortSpec) side(p store.Position, desc, not bool, b *binder) (string, error) {
 	if !parseID(p.ID) {
 		return "", unsupported("a position with the malformed id %q", p.ID)
 	}
@@ -342,6 +355,12 @@ func (s sortSpec) after(p store.Position, desc bool, b *binder) (string, error) 
 	cmp := " > "
 	if desc {
 		cmp = " < "
+	}
+	if not && (s.byID() || s.notNull && p.Key != nil) {
+		cmp = map[string]string{" > ": " <= ", " < ": " >= "}[cmp]
+	} else if not {
+		cond, err := s.side(p, desc, false, b)
+		return "NOT " + cond, err
 	}
 	if s.byID() {
 		return "(" + id + cmp + b.param(p.ID) + ")", nil
@@ -478,19 +497,21 @@ func listPage[R any](ctx context.Context, r reader, p pageSQL, q store.Query, wh
 			seek = " AND " + segs[0]
 		}
 	}
-	if pos != nil && (!s.split || q.Edges) {
+	if pos != nil && !s.split {
 		cond, err := s.after(*pos, desc, b)
 		if err != nil {
 			return nil, info, err
 		}
-		if !s.split {
-			seek = " AND " + cond
+		seek = " AND " + cond
+	}
+	if pos != nil && q.Edges {
+		// The other side of the position: rows not after it in the
+		// direction read (the position's own row included).
+		cond, err := s.notAfter(*pos, desc, b)
+		if err != nil {
+			return nil, info, err
 		}
-		if q.Edges {
-			// The other side of the position: rows not after it in the
-			// direction read (the position's own row included).
-			edge = `EXISTS (SELECT 1 ` + match + ` AND NOT ` + cond + `)`
-		}
+		edge = `EXISTS (SELECT 1 ` + match + ` AND ` + cond + `)`
 	}
 	if q.Limit == 0 && !q.Edges {
 		if q.NoTotal && !checked {

@@ -305,9 +305,28 @@ func (s sortSpec) value(v any) any {
 // after is the condition (never NULL) that a row comes strictly after p in
 // the order, descending or not, with its arguments.
 func (s sortSpec) after(p store.Position, desc bool) (string, []any, error) {
+	return s.side(p, desc, false)
+}
+
+// notAfter is the negation of after: a row at or before p in the
+// direction read. Where after is one row comparison it is the opposite
+// comparison, which the sort's index serves as a range (NOT of the
+// comparison it would not: an edge test of a deep page scanned the rows
+// in front of it).
+func (s sortSpec) notAfter(p store.Position, desc bool) (string, []any, error) {
+	return s.side(p, desc, true)
+}
+
+func (s sortSpec) side(p store.Position, desc, not bool) (string, []any, error) {
 	cmp := " > "
 	if desc {
 		cmp = " < "
+	}
+	if not && (s.byID() || s.notNull && p.Key != nil) {
+		cmp = map[string]string{" > ": " <= ", " < ": " >= "}[cmp]
+	} else if not {
+		cond, args, err := s.side(p, desc, false)
+		return "NOT " + cond, args, err
 	}
 	if s.byID() {
 		return "(" + s.id + cmp + "?)", []any{p.ID}, nil
@@ -446,17 +465,19 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 		pos = q.Before
 	}
 	// seek selects the rows after the position for the page, cond (for
-	// the edges) too; a split order reads them as segs when they are two
+	// the edges) the rows not after it; a split order reads them as segs when they are two
 	// ranges of its index, by seek when they are one.
 	var seek, cond string
 	var seekArgs, condArgs []any
 	var segs []string
 	var segArgs [][]any
 	if pos != nil {
-		if cond, condArgs, err = s.after(*pos, desc); err != nil {
+		if seek, seekArgs, err = s.after(*pos, desc); err != nil {
 			return nil, info, err
 		}
-		seek, seekArgs = cond, condArgs
+		if cond, condArgs, err = s.notAfter(*pos, desc); err != nil {
+			return nil, info, err
+		}
 		if s.split {
 			if segs, segArgs, err = s.segments(*pos, desc); err != nil {
 				return nil, info, err
@@ -563,7 +584,7 @@ func listPage[R any](ctx context.Context, c conn, p pageSQL, tenantID string, q 
 		// The other side of the position: rows not after it in the
 		// direction read (the position's own row included).
 		var other bool
-		if err := sqlx.GetContext(ctx, c.q, &other, `SELECT EXISTS (SELECT 1`+base+` AND NOT `+cond+`)`,
+		if err := sqlx.GetContext(ctx, c.q, &other, `SELECT EXISTS (SELECT 1`+base+` AND `+cond+`)`,
 			append(slices.Clone(args), condArgs...)...); err != nil {
 			return nil, info, fmt.Errorf("sqlite: list %s: %w", p.counter, err)
 		}
