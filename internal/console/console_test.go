@@ -505,3 +505,61 @@ func TestUsersView(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchPaging walks a search whose matches come by name and by email
+// only, by the next links and back by the previous links: every match
+// once, in order, both ways.
+func TestSearchPaging(t *testing.T) {
+	testenv.ForEach(t, func(t *testing.T, s store.Store) {
+		f := newFixture(t, s)
+		var users []user
+		var want []string
+		for i := range 5 {
+			users = append(users, user{fmt.Sprintf("zz-name%d", i), fmt.Sprintf("Zz Name %d", i), fmt.Sprintf("n%d@acme.test", i), store.RoleMember, true})
+			users = append(users, user{fmt.Sprintf("mail%d", i), fmt.Sprintf("Mail %d", i), fmt.Sprintf("zz-mail%d@acme.test", i), store.RoleMember, i%2 == 0})
+		}
+		for i := range 5 {
+			want = append(want, fmt.Sprintf("Mail %d", i))
+		}
+		for i := range 5 {
+			want = append(want, fmt.Sprintf("Zz Name %d", i))
+		}
+		f.tenant("gamma", append(users, user{"root", "Root", "root@acme.test", store.RoleAdmin, true})...)
+		b := f.browser().admin("gamma", "root")
+		link := regexp.MustCompile(`href="([^"]+)" rel="(next|prev)"`)
+		follow := func(body, rel string) string {
+			for _, m := range link.FindAllStringSubmatch(body, -1) {
+				if m[2] == rel {
+					return html.UnescapeString(m[1])
+				}
+			}
+			return ""
+		}
+		var walked []string
+		var last string
+		for next, i := "/admin/users?q=ZZ&count=3", 0; next != "" && i < 10; i++ {
+			p := b.get(next)
+			if p.status != http.StatusOK {
+				t.Fatalf("%s: %d", next, p.status)
+			}
+			walked = append(walked, names(p.body)...)
+			last, next = p.body, follow(p.body, "next")
+		}
+		if got := strings.Join(walked, ","); got != strings.Join(want, ",") {
+			t.Fatalf("forward walk: %s\nwant %s", got, strings.Join(want, ","))
+		}
+		var back []string
+		for prev, i := follow(last, "prev"), 0; prev != "" && i < 10; i++ {
+			p := b.get(prev)
+			back = append(names(p.body), back...)
+			prev = follow(p.body, "prev")
+		}
+		if got := strings.Join(append(back, names(last)...), ","); got != strings.Join(want, ",") {
+			t.Errorf("backward walk: %s", got)
+		}
+		// With a status filter too: the inactive ones only.
+		if got := strings.Join(names(b.get("/admin/users?q=zz&status=inactive").body), ","); got != "Mail 1,Mail 3" {
+			t.Errorf("inactive search: %s", got)
+		}
+	})
+}
