@@ -331,6 +331,11 @@ func TestLoginLinks(t *testing.T) {
 		if p := b.get("/admin/users"); p.status != http.StatusSeeOther {
 			t.Errorf("expired session: %d", p.status)
 		}
+		// The next sign-in clears the expired links and sessions.
+		f.browser().admin("acme", "olga")
+		if n, err := s.PurgeConsoleSecrets(ctx, f.clock.now()); err != nil || n != 0 {
+			t.Errorf("expired secrets left after a sign-in: %d %v", n, err)
+		}
 		// A garbage token is refused without a 500.
 		if p := f.browser().do(http.MethodPost, "/admin/login", url.Values{"token": {"\x00garbage"}}); p.status != http.StatusUnauthorized {
 			t.Errorf("garbage token: %d", p.status)

@@ -205,6 +205,10 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		c.internal(w, r, err)
 		return
 	}
+	// Sign-ins are rare: each clears the links and sessions that expired.
+	if _, err := c.cfg.Store.PurgeConsoleSecrets(r.Context(), now); err != nil {
+		c.cfg.Log.WarnContext(r.Context(), "purging expired console sessions failed", "request_id", c.cfg.RequestID(r.Context()), "err", err)
+	}
 	c.cfg.Provision.AuditAttempt(r.Context(), provision.Actor{
 		TenantID: link.TenantID, Name: "console:" + u.ID, RequestID: c.cfg.RequestID(r.Context()), Client: r.UserAgent(),
 	}, "console.signin", "User", u.ID, http.StatusOK)
