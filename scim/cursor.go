@@ -6,10 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/scimd/scimd/store"
@@ -44,78 +42,20 @@ const (
 
 // cursorState is a cursor's payload.
 type cursorState struct {
-	V      int        `json:"v"`
-	Type   string     `json:"r"`           // resource type name
-	Filter string     `json:"f,omitempty"` // the filter as the first request gave it
-	SortBy string     `json:"s,omitempty"` // canonical sortBy path
-	Desc   bool       `json:"d,omitempty"`
-	Before bool       `json:"b,omitempty"` // the page before Pos (previousCursor), else after it
-	Pos    *cursorPos `json:"p,omitempty"` // nil: the start of the order
-	Issued int64      `json:"t"`           // unix seconds
-}
-
-// cursorPos is a store.Position with its key typed.
-type cursorPos struct {
-	ID   string  `json:"i"`
-	Str  *string `json:"s,omitempty"`
-	Bool *bool   `json:"b,omitempty"`
-	Int  *int64  `json:"n,omitempty"`
-	Time *int64  `json:"u,omitempty"` // unix microseconds
-}
-
-func toCursorPos(p store.Position) *cursorPos {
-	c := &cursorPos{ID: p.ID}
-	switch k := p.Key.(type) {
-	case string:
-		c.Str = &k
-	case bool:
-		c.Bool = &k
-	case int64:
-		c.Int = &k
-	case time.Time:
-		us := k.UnixMicro()
-		c.Time = &us
-	}
-	return c
-}
-
-func (c *cursorPos) position() store.Position {
-	p := store.Position{ID: c.ID}
-	switch {
-	case c.Str != nil:
-		p.Key = *c.Str
-	case c.Bool != nil:
-		p.Key = *c.Bool
-	case c.Int != nil:
-		p.Key = *c.Int
-	case c.Time != nil:
-		p.Key = time.UnixMicro(*c.Time).UTC()
-	}
-	return p
-}
-
-// cursorKeys caches the signing key of the server's database.
-type cursorKeys struct {
-	mu  sync.Mutex
-	key []byte
+	V      int                  `json:"v"`
+	Type   string               `json:"r"`           // resource type name
+	Filter string               `json:"f,omitempty"` // the filter as the first request gave it
+	SortBy string               `json:"s,omitempty"` // canonical sortBy path
+	Desc   bool                 `json:"d,omitempty"`
+	Before bool                 `json:"b,omitempty"` // the page before Pos (previousCursor), else after it
+	Pos    *store.TypedPosition `json:"p,omitempty"` // nil: the start of the order
+	Issued int64                `json:"t"`           // unix seconds
 }
 
 // cursorKey returns the key cursors are signed with, reading (or creating)
 // it in the database the first time.
 func (s *server) cursorKey(ctx context.Context) ([]byte, error) {
-	s.cursors.mu.Lock()
-	defer s.cursors.mu.Unlock()
-	if s.cursors.key == nil {
-		key, err := s.cfg.Store.Secret(ctx, cursorSecret)
-		if err != nil {
-			return nil, err
-		}
-		if len(key) < 16 {
-			return nil, fmt.Errorf("scim: cursor secret of %d bytes", len(key))
-		}
-		s.cursors.key = key
-	}
-	return s.cursors.key, nil
+	return s.cursors.Get(ctx, s.cfg.Store, cursorSecret)
 }
 
 func cursorMAC(key []byte, tenantID string, payload []byte) []byte {

@@ -218,7 +218,7 @@ func (s *server) readList(r *http.Request, rt *schemas.ResourceType) (listParams
 	}
 	lp.query.Descending = st.Desc
 	if st.Pos != nil {
-		pos := st.Pos.position()
+		pos := st.Pos.Position()
 		if st.Before {
 			lp.query.Before = &pos
 		} else {
@@ -295,12 +295,12 @@ func (s *server) listByCursor(w http.ResponseWriter, r *http.Request, rt *schema
 	case len(res) > 0:
 		if m.HasNext {
 			c := walk
-			c.Pos = toCursorPos(m.Keys[len(res)-1])
+			c.Pos = store.Typed(m.Keys[len(res)-1])
 			next = &c
 		}
 		if m.HasPrev {
 			c := walk
-			c.Before, c.Pos = true, toCursorPos(m.Keys[0])
+			c.Before, c.Pos = true, store.Typed(m.Keys[0])
 			prev = &c
 		}
 	case lp.query.Limit == 0 && st == nil:

@@ -57,8 +57,8 @@ type server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *obs.Metrics
-	cursors cursorKeys // the key cursors are signed with
-	walks   walks      // where index-paged walks left off
+	cursors store.SecretCache // the key cursors are signed with
+	walks   walks             // where index-paged walks left off
 	tokens  *auth.Cache
 }
 

@@ -222,6 +222,50 @@ type Position struct {
 	ID  string
 }
 
+// TypedPosition is a Position with its key's type kept, for the texts
+// that carry positions between requests (SCIM cursors, the console's page
+// links) as JSON. Times are kept to the microsecond (TimePrecision).
+type TypedPosition struct {
+	ID   string  `json:"i"`
+	Str  *string `json:"s,omitempty"`
+	Bool *bool   `json:"b,omitempty"`
+	Int  *int64  `json:"n,omitempty"`
+	Time *int64  `json:"u,omitempty"` // unix microseconds
+}
+
+// Typed returns p with its key's type kept.
+func Typed(p Position) *TypedPosition {
+	c := &TypedPosition{ID: p.ID}
+	switch k := p.Key.(type) {
+	case string:
+		c.Str = &k
+	case bool:
+		c.Bool = &k
+	case int64:
+		c.Int = &k
+	case time.Time:
+		us := k.UnixMicro()
+		c.Time = &us
+	}
+	return c
+}
+
+// Position returns the position c keeps.
+func (c *TypedPosition) Position() Position {
+	p := Position{ID: c.ID}
+	switch {
+	case c.Str != nil:
+		p.Key = *c.Str
+	case c.Bool != nil:
+		p.Key = *c.Bool
+	case c.Int != nil:
+		p.Key = *c.Int
+	case c.Time != nil:
+		p.Key = time.UnixMicro(*c.Time).UTC()
+	}
+	return p
+}
+
 // UserPage is one page of users and the number of all matches.
 type UserPage struct {
 	Users []User

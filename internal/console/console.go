@@ -51,6 +51,7 @@ const DefaultSessionTTL = 8 * time.Hour
 type console struct {
 	cfg   Config
 	pages map[string]*template.Template
+	csrf  store.SecretCache // the key CSRF tokens are derived with
 }
 
 // pages are the parsed templates: embedded in the binary, so a template

@@ -139,7 +139,7 @@ func (c *console) lookup(r *http.Request) (*sessionInfo, error) {
 	if !u.Active || (u.Role != store.RoleAdmin && u.Role != store.RoleOwner) {
 		return nil, nil
 	}
-	key, err := c.cfg.Store.Secret(ctx, "console-csrf")
+	key, err := c.csrf.Get(ctx, c.cfg.Store, "console-csrf")
 	if err != nil {
 		return nil, err
 	}

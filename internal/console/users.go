@@ -182,26 +182,8 @@ func (v listView) query() (store.Query, error) {
 	return q, err
 }
 
-// A position in a URL: the sort key with its type, and the id.
-type wirePosition struct {
-	K    string `json:"k,omitempty"`
-	Kind string `json:"t"` // "s" string, "t" time, "b" bool, "i" integer, "n" absent
-	ID   string `json:"id"`
-}
-
 func encodePosition(p store.Position) string {
-	w := wirePosition{ID: p.ID, Kind: "n"}
-	switch k := p.Key.(type) {
-	case string:
-		w.K, w.Kind = k, "s"
-	case time.Time:
-		w.K, w.Kind = k.UTC().Format(time.RFC3339Nano), "t"
-	case bool:
-		w.K, w.Kind = strconv.FormatBool(k), "b"
-	case int64:
-		w.K, w.Kind = strconv.FormatInt(k, 10), "i"
-	}
-	b, _ := json.Marshal(w)
+	b, _ := json.Marshal(store.Typed(p))
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -215,37 +197,12 @@ func decodePosition(s string) (*store.Position, error) {
 	if err != nil || len(b) > 2048 {
 		return nil, errBadPosition
 	}
-	var w wirePosition
-	if json.Unmarshal(b, &w) != nil || w.ID == "" {
+	var tp store.TypedPosition
+	if json.Unmarshal(b, &tp) != nil || tp.ID == "" {
 		return nil, errBadPosition
 	}
-	p := &store.Position{ID: w.ID}
-	switch w.Kind {
-	case "s":
-		p.Key = w.K
-	case "t":
-		t, err := time.Parse(time.RFC3339Nano, w.K)
-		if err != nil {
-			return nil, errBadPosition
-		}
-		p.Key = t
-	case "b":
-		b, err := strconv.ParseBool(w.K)
-		if err != nil {
-			return nil, errBadPosition
-		}
-		p.Key = b
-	case "i":
-		n, err := strconv.ParseInt(w.K, 10, 64)
-		if err != nil {
-			return nil, errBadPosition
-		}
-		p.Key = n
-	case "n":
-	default:
-		return nil, errBadPosition
-	}
-	return p, nil
+	p := tp.Position()
+	return &p, nil
 }
 
 // userRow is one row of the users table.
