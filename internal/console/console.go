@@ -360,16 +360,20 @@ var funcs = template.FuncMap{
 	},
 	"hasPrefix": strings.HasPrefix,
 	"list":      func(s ...string) []string { return s },
-	"query": func(base string, kv ...string) string {
-		v := url.Values{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] != "" {
-				v.Set(kv[i], kv[i+1])
-			}
+	"query":     withQuery,
+}
+
+// withQuery is base with the non-empty values of the key/value pairs kv
+// as its query string.
+func withQuery(base string, kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
 		}
-		if len(v) == 0 {
-			return base
-		}
-		return base + "?" + v.Encode()
-	},
+	}
+	if len(v) == 0 {
+		return base
+	}
+	return base + "?" + v.Encode()
 }

@@ -43,7 +43,7 @@ func IssueLoginLink(ctx context.Context, s store.Store, svc *provision.Service, 
 	if err != nil {
 		return "", fmt.Errorf("user %q: %w", userName, err)
 	}
-	if !u.Active || (u.Role != store.RoleAdmin && u.Role != store.RoleOwner) {
+	if !mayUseConsole(&u) {
 		return "", ErrNotAdmin
 	}
 	secret, hash, err := auth.NewToken()
@@ -61,6 +61,12 @@ func IssueLoginLink(ctx context.Context, s store.Store, svc *provision.Service, 
 	actor.TenantID = t.ID
 	svc.AuditAttempt(ctx, actor, "console.login_link", "User", u.ID, http.StatusOK)
 	return strings.TrimRight(baseURL, "/") + Prefix + "/login#" + secret, nil
+}
+
+// mayUseConsole reports whether a live user may sign in and stay signed
+// in: an active admin or owner.
+func mayUseConsole(u *store.User) bool {
+	return u.Active && (u.Role == store.RoleAdmin || u.Role == store.RoleOwner)
 }
 
 // sessionInfo is the signed-in admin of a request.
@@ -136,7 +142,7 @@ func (c *console) lookup(r *http.Request) (*sessionInfo, error) {
 	if err != nil {
 		return nil, notFoundIsNil(err)
 	}
-	if !u.Active || (u.Role != store.RoleAdmin && u.Role != store.RoleOwner) {
+	if !mayUseConsole(&u) {
 		return nil, nil
 	}
 	key, err := c.csrf.Get(ctx, c.cfg.Store, "console-csrf")
@@ -183,7 +189,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := c.cfg.Store.GetUser(r.Context(), link.TenantID, link.UserID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (!u.Active || (u.Role != store.RoleAdmin && u.Role != store.RoleOwner)) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !mayUseConsole(&u) {
 		c.loginFailed(w, r)
 		return
 	}

@@ -106,7 +106,7 @@ func parseView(r *http.Request) (listView, error) {
 
 // url is the view's shareable URL with its paging replaced.
 func (v listView) url(after, before string) string {
-	return funcs["query"].(func(string, ...string) string)(Prefix+"/users",
+	return withQuery(Prefix+"/users",
 		"q", v.Q, "status", v.Status, "role", v.Role, "sort", v.Sort, "order", v.Order,
 		"count", countParam(v.Count), "after", after, "before", before)
 }
@@ -432,14 +432,14 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch action {
 	case "deactivate", "reactivate":
-		err = c.setActive(r, id, action == "reactivate")
+		_, err = c.setActive(r, id, action == "reactivate")
 	case "role":
 		role := r.PostFormValue("role")
 		if !slices.Contains(assignableRoles, role) {
 			c.renderUser(w, r, http.StatusBadRequest, &problem{Title: t("problem.invalid"), Detail: t("problem.role", role)})
 			return
 		}
-		err = c.setRole(r, id, role)
+		_, err = c.setRole(r, id, role)
 	case "delete":
 		if r.PostFormValue("confirm") != "yes" {
 			c.renderUser(w, r, http.StatusBadRequest, &problem{Title: t("problem.invalid"), Detail: t("problem.confirm")})
@@ -462,24 +462,23 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix+"/users/"+id+"?done="+action, http.StatusSeeOther)
 }
 
-func (c *console) setActive(r *http.Request, id string, active bool) error {
+// setActive and setRole change one user and return it as stored.
+func (c *console) setActive(r *http.Request, id string, active bool) (store.User, error) {
 	op := "user.deactivate"
 	if active {
 		op = "user.reactivate"
 	}
-	_, err := c.cfg.Provision.UpdateUser(r.Context(), c.actor(r), id, nil, op, func(u *store.User) error {
+	return c.cfg.Provision.UpdateUser(r.Context(), c.actor(r), id, nil, op, func(u *store.User) error {
 		u.Active = active
 		return nil
 	})
-	return err
 }
 
-func (c *console) setRole(r *http.Request, id, role string) error {
-	_, err := c.cfg.Provision.UpdateUser(r.Context(), c.actor(r), id, nil, "user.role", func(u *store.User) error {
+func (c *console) setRole(r *http.Request, id, role string) (store.User, error) {
+	return c.cfg.Provision.UpdateUser(r.Context(), c.actor(r), id, nil, "user.role", func(u *store.User) error {
 		u.Role = role
 		return nil
 	})
-	return err
 }
 
 // batchResult is the outcome of one user of a batch change.
@@ -510,13 +509,13 @@ func (c *console) batch(w http.ResponseWriter, r *http.Request) {
 		bad(t("batch.self"))
 		return
 	}
-	var apply func(id string) error
+	var apply func(id string) (store.User, error)
 	switch {
 	case action == "deactivate" || action == "reactivate":
-		apply = func(id string) error { return c.setActive(r, id, action == "reactivate") }
+		apply = func(id string) (store.User, error) { return c.setActive(r, id, action == "reactivate") }
 	case strings.HasPrefix(action, "role:") && slices.Contains(assignableRoles, strings.TrimPrefix(action, "role:")):
 		role := strings.TrimPrefix(action, "role:")
-		apply = func(id string) error { return c.setRole(r, id, role) }
+		apply = func(id string) (store.User, error) { return c.setRole(r, id, role) }
 	default:
 		bad(t("batch.action", action))
 		return
@@ -524,14 +523,15 @@ func (c *console) batch(w http.ResponseWriter, r *http.Request) {
 	results := make([]batchResult, 0, len(ids))
 	for _, id := range ids {
 		res := batchResult{ID: id, Name: id}
-		if u, err := c.cfg.Store.GetUser(r.Context(), s.tenant.ID, id); err == nil {
-			res.Name = displayName(&u)
-		}
-		err := apply(id)
+		u, err := apply(id)
 		if err == nil {
-			res.OK = true
+			res.OK, res.Name = true, displayName(&u)
 		} else if pr, _, ok := outcome(t, err); ok {
+			// A refused user is named by a read of its own.
 			res.Problem = pr
+			if u, err := c.cfg.Store.GetUser(r.Context(), s.tenant.ID, id); err == nil {
+				res.Name = displayName(&u)
+			}
 		} else {
 			c.internal(w, r, err)
 			return
