@@ -103,15 +103,17 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, spec TokenSpec) (str
 }
 
 // RevokeToken revokes a token by id; revoking twice keeps the first time.
-// An unknown id is store.ErrNotFound.
+// An actor bound to a tenant (a.TenantID set) revokes only that tenant's
+// tokens; the CLI's actor revokes any. An unknown id, or another tenant's,
+// is store.ErrNotFound.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, tokenID string) error {
 	return s.update(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := s.clock()
-		if err := tx.RevokeToken(ctx, tokenID, now); err != nil {
+		tenantID, err := tokenTenant(ctx, tx, a.TenantID, tokenID)
+		if err != nil {
 			return err
 		}
-		tenantID, err := tokenTenant(ctx, tx, tokenID)
-		if err != nil {
+		now := s.clock()
+		if err := tx.RevokeToken(ctx, tokenID, now); err != nil {
 			return err
 		}
 		a.TenantID = tenantID
@@ -119,21 +121,29 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, tokenID string) erro
 	})
 }
 
-// tokenTenant finds the tenant of a token by id (tokens are few; this runs
-// for the CLI only).
-func tokenTenant(ctx context.Context, r store.Reader, tokenID string) (string, error) {
-	ts, err := r.ListTenants(ctx)
-	if err != nil {
-		return "", err
+// tokenTenant finds the tenant of a token by id among the tokens of
+// tenantID, or of every tenant when tenantID is "" (tokens are few), or
+// returns store.ErrNotFound.
+func tokenTenant(ctx context.Context, r store.Reader, tenantID, tokenID string) (string, error) {
+	tenants := []string{tenantID}
+	if tenantID == "" {
+		ts, err := r.ListTenants(ctx)
+		if err != nil {
+			return "", err
+		}
+		tenants = tenants[:0]
+		for _, t := range ts {
+			tenants = append(tenants, t.ID)
+		}
 	}
-	for _, t := range ts {
-		toks, err := r.ListTokens(ctx, t.ID)
+	for _, t := range tenants {
+		toks, err := r.ListTokens(ctx, t)
 		if err != nil {
 			return "", err
 		}
 		for _, k := range toks {
 			if k.ID == tokenID {
-				return t.ID, nil
+				return t, nil
 			}
 		}
 	}
