@@ -209,6 +209,15 @@ type problem struct {
 // render executes one page template; a template failure is an internal
 // error, answered without the half-written page.
 func (c *console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if err := c.write(w, r, status, name, p); err != nil {
+		c.internal(w, r, err)
+	}
+}
+
+// write fills in what every page shows (language, the session, the
+// language switch's return path, a default title) and sends the page; when
+// the template fails nothing has been sent and the error is returned.
+func (c *console) write(w http.ResponseWriter, r *http.Request, status int, name string, p page) error {
 	lang := language(r)
 	p.Lang = lang
 	p.T = translator(lang)
@@ -222,13 +231,13 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	var buf bytes.Buffer
 	if err := c.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
-		c.internal(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", lang)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 // fail answers with the error page; err, when set, is logged with the
@@ -262,21 +271,12 @@ func (c *console) internal(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (c *console) renderError(w http.ResponseWriter, r *http.Request, status int, pr *problem) {
-	lang := language(r)
-	p := page{Lang: lang, T: translator(lang), Path: returnPath(r), Problem: pr, Title: pr.Title}
-	if s := sessionOf(r.Context()); s != nil {
-		p.Session, p.CSRF = s, s.csrf
-	}
-	var buf bytes.Buffer
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := c.pages["error"].ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := c.write(w, r, status, "error", page{Problem: pr, Title: pr.Title}); err != nil {
 		c.cfg.Log.ErrorContext(r.Context(), "console error page failed", "request_id", c.cfg.RequestID(r.Context()), "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = w.Write([]byte("internal error\n"))
-		return
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // outcome turns the error of a change into what the admin sees, or

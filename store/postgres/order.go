@@ -351,17 +351,12 @@ func (s sortSpec) side(p store.Position, desc, not bool, b *binder) (string, err
 	if !parseID(p.ID) {
 		return "", unsupported("a position with the malformed id %q", p.ID)
 	}
-	id := s.alias + ".id"
-	cmp := " > "
-	if desc {
-		cmp = " < "
-	}
-	if not && (s.byID() || s.notNull && p.Key != nil) {
-		cmp = map[string]string{" > ": " <= ", " < ": " >= "}[cmp]
-	} else if not {
+	if not && !s.byID() && (!s.notNull || p.Key == nil) {
 		cond, err := s.side(p, desc, false, b)
 		return "NOT " + cond, err
 	}
+	id := s.alias + ".id"
+	cmp := rowCmp(desc, not)
 	if s.byID() {
 		return "(" + id + cmp + b.param(p.ID) + ")", nil
 	}
@@ -661,4 +656,18 @@ func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("postgres: secret: %w", err)
 	}
 	return v, nil
+}
+
+// rowCmp is the operator that compares a row with a position: strictly
+// after it in the direction read, or (not) at or before it.
+func rowCmp(desc, not bool) string {
+	switch {
+	case desc && not:
+		return " >= "
+	case desc:
+		return " < "
+	case not:
+		return " <= "
+	}
+	return " > "
 }

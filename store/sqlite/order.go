@@ -318,16 +318,11 @@ func (s sortSpec) notAfter(p store.Position, desc bool) (string, []any, error) {
 }
 
 func (s sortSpec) side(p store.Position, desc, not bool) (string, []any, error) {
-	cmp := " > "
-	if desc {
-		cmp = " < "
-	}
-	if not && (s.byID() || s.notNull && p.Key != nil) {
-		cmp = map[string]string{" > ": " <= ", " < ": " >= "}[cmp]
-	} else if not {
+	if not && !s.byID() && (!s.notNull || p.Key == nil) {
 		cond, args, err := s.side(p, desc, false)
 		return "NOT " + cond, args, err
 	}
+	cmp := rowCmp(desc, not)
 	if s.byID() {
 		return "(" + s.id + cmp + "?)", []any{p.ID}, nil
 	}
@@ -628,4 +623,18 @@ func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("sqlite: secret: %w", err)
 	}
 	return v, nil
+}
+
+// rowCmp is the operator that compares a row with a position: strictly
+// after it in the direction read, or (not) at or before it.
+func rowCmp(desc, not bool) string {
+	switch {
+	case desc && not:
+		return " >= "
+	case desc:
+		return " < "
+	case not:
+		return " <= "
+	}
+	return " > "
 }
