@@ -116,26 +116,17 @@ const touchUser = `tenant_id = ?1 AND id = ?2 AND state <> 'deleted' AND last_ac
 
 // TouchUserActive sets the last-active time of a live user of the tenant
 // to at when it is unset (store.NeverActive, which is older than any at)
-// or older than at − store.ActiveGranularity. It
-// first asks the reader pool whether that is due, so that a user checked
-// on every request takes the single writer at most once per granularity;
-// the UPDATE writes that column alone and repeats the condition. The
-// counting triggers fire on UPDATE OF state only, so neither the version,
-// the modified time, the counts nor the churn move. An unknown, deleted or
-// malformed id changes nothing and is not an error; other errors are the
-// driver's.
+// or older than at − store.ActiveGranularity, with one UPDATE of that
+// column alone. Its caller (provision.CheckAccess) calls it only when the
+// user it has just read is due, so it does not ask the reader pool first.
+// The counting triggers fire on UPDATE OF state only, so neither the
+// version, the modified time, the counts nor the churn move. An unknown,
+// deleted or malformed id changes nothing and is not an error; other
+// errors are the driver's.
 func (s *Store) TouchUserActive(ctx context.Context, tenantID, userID string, at time.Time) error {
-	args := []any{tenantID, userID, micro(at.Add(-store.ActiveGranularity))}
-	var due bool
-	if err := sqlx.GetContext(ctx, s.rconn().q, &due, `SELECT EXISTS (SELECT 1 FROM users WHERE `+touchUser+`)`, args...); err != nil {
-		return fmt.Errorf("sqlite: touch user: %w", err)
-	}
-	if !due {
-		return nil
-	}
 	return s.write(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, "touch user", `UPDATE users SET last_active = ?4 WHERE `+touchUser,
-			append(args, micro(at))...)
+			tenantID, userID, micro(at.Add(-store.ActiveGranularity)), micro(at))
 		return err
 	})
 }
