@@ -210,7 +210,7 @@ func ensureConsoleAdmin(ctx context.Context, s store.Store, svc *provision.Servi
 		return nil
 	case err != nil:
 		return err
-	case u.Active && (u.Role == store.RoleAdmin || u.Role == store.RoleOwner):
+	case console.MayUseConsole(&u):
 		return nil
 	}
 	_, err = svc.UpdateUser(ctx, a, u.ID, nil, "user.update", func(u *store.User) error {
@@ -246,6 +246,8 @@ func containsHTML(body []byte, s string) bool {
 	if bytes.Contains(body, []byte(s)) {
 		return true
 	}
+	// html/template's text escaper also writes "+" as "&#43;", which
+	// template.HTMLEscapeString does not.
 	esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;").Replace(s)
 	return bytes.Contains(body, []byte(esc))
 }

@@ -43,7 +43,7 @@ func IssueLoginLink(ctx context.Context, s store.Store, svc *provision.Service, 
 	if err != nil {
 		return "", fmt.Errorf("user %q: %w", userName, err)
 	}
-	if !mayUseConsole(&u) {
+	if !MayUseConsole(&u) {
 		return "", ErrNotAdmin
 	}
 	secret, hash, err := auth.NewToken()
@@ -63,9 +63,9 @@ func IssueLoginLink(ctx context.Context, s store.Store, svc *provision.Service, 
 	return strings.TrimRight(baseURL, "/") + Prefix + "/login#" + secret, nil
 }
 
-// mayUseConsole reports whether a live user may sign in and stay signed
-// in: an active admin or owner.
-func mayUseConsole(u *store.User) bool {
+// MayUseConsole reports whether a live user may sign in to the console
+// and stay signed in: an active admin or owner.
+func MayUseConsole(u *store.User) bool {
 	return u.Active && (u.Role == store.RoleAdmin || u.Role == store.RoleOwner)
 }
 
@@ -142,7 +142,7 @@ func (c *console) lookup(r *http.Request) (*sessionInfo, error) {
 	if err != nil {
 		return nil, notFoundIsNil(err)
 	}
-	if !mayUseConsole(&u) {
+	if !MayUseConsole(&u) {
 		return nil, nil
 	}
 	key, err := c.csrf.Get(ctx, c.cfg.Store, "console-csrf")
@@ -189,7 +189,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := c.cfg.Store.GetUser(r.Context(), link.TenantID, link.UserID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !mayUseConsole(&u) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !MayUseConsole(&u) {
 		c.loginFailed(w, r)
 		return
 	}
