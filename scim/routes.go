@@ -49,7 +49,7 @@ const (
 	DefaultCount        = 100
 	MaxFilterLength     = 4096
 	// DefaultTokenCacheTTL is the TokenCacheTTL scimd serve runs with.
-	DefaultTokenCacheTTL = 2 * time.Second
+	DefaultTokenCacheTTL = 500 * time.Millisecond
 )
 
 type server struct {

@@ -55,7 +55,7 @@ Every command takes --database-url (env SCIMD_DATABASE_URL; default: the SQLite
 file scimd.db in the working directory; sqlite:///abs/path.db, sqlite://rel/path.db
 or postgres://…). serve also reads SCIMD_ADDR, SCIMD_BASE_URL, SCIMD_LOG_FORMAT
 (text|json), SCIMD_LOG_LEVEL (debug|info|warn|error), SCIMD_MAX_BODY_BYTES and
-SCIMD_TOKEN_CACHE_TTL (default 2s: how long a running server trusts a token it
+SCIMD_TOKEN_CACHE_TTL (default 500ms: how long a running server trusts a token it
 has read; a revocation reaches it within that time; 0s reads on every request),
 SCIMD_WEBHOOKS (on|off, default on: deliver events to webhooks from this
 process), SCIMD_WEBHOOK_TIMEOUT (default 10s per attempt) and
