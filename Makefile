@@ -2,8 +2,9 @@
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
+FUZZTIME    ?= 10s
 
-.PHONY: run build test test-e2e lint fmt bench clean
+.PHONY: run build test test-e2e fuzz lint fmt bench clean
 
 ## run: serve SCIM on 127.0.0.1:8080 on the embedded SQLite file scimd.db
 run:
@@ -23,6 +24,15 @@ test: lint
 ## It skips without a browser unless SCIMD_REQUIRE_BROWSER=1.
 test-e2e:
 	$(GO) test -race -tags e2e -count=1 -run E2E ./internal/console/
+
+## fuzz: run every fuzz target for $(FUZZTIME) each, one after the other (FUZZTIME=60s for longer).
+## Plain `make test` replays the committed corpora (testdata/fuzz/); a failing input is written there.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME) ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuickCompare$$' -fuzztime $(FUZZTIME) ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzResource$$' -fuzztime $(FUZZTIME) ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzBulk$$' -fuzztime $(FUZZTIME) ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME) ./scim/patch/
 
 ## lint: gofmt, go vet and staticcheck must be clean
 lint:

@@ -5,6 +5,31 @@ import (
 	"strings"
 )
 
+// Limits on the values of one multi-valued attribute in one resource or
+// request. The request body limit bounds them too; these keep a document
+// that fits in it from holding more values than any client sends.
+const (
+	// MaxMembers is the largest number of values the members attribute of
+	// a group may be given in one request; more is an error of type
+	// tooMany. Okta's group push sends a group's whole member list in one
+	// request, so it is far above the group sizes a push carries.
+	MaxMembers = 10000
+	// MaxValues is the largest number of values any other multi-valued
+	// attribute (emails, phoneNumbers, addresses, entitlements …) may hold
+	// in one resource; more is an error of type tooMany.
+	MaxValues = 1000
+)
+
+// MaxValuesOf is the largest number of values multi-valued attribute a
+// may be given: MaxMembers for group members, MaxValues for any other.
+// It has no error.
+func MaxValuesOf(a *Attr) int {
+	if a.Schema == GroupURN && a.Name == "members" {
+		return MaxMembers
+	}
+	return MaxValues
+}
+
 // Normalize reads the body of a POST or PUT (decoded with
 // json.Decoder.UseNumber, so numbers arrive as json.Number) into the
 // canonical document of resource type rt:
@@ -31,7 +56,8 @@ import (
 // primary:true in one multi-valued attribute, for a group member without a
 // value and for a dotted key into a multi-valued attribute ("emails.value");
 // invalidSyntax when one attribute is given twice (in two key cases, or
-// nested and flat). in is not modified.
+// nested and flat); tooMany for a multi-valued attribute with more values
+// than MaxValuesOf allows. in is not modified.
 func Normalize(rt *ResourceType, in map[string]any, o Options) (map[string]any, error) {
 	n := normalizer{rt: rt, o: o, out: map[string]any{}, seen: map[*Attr]string{}}
 	type pending struct {
@@ -161,6 +187,26 @@ func (n *normalizer) setSub(key string, a *Attr, v any) error {
 	return nil
 }
 
+// CheckValueCounts returns an *Error of type tooMany when a multi-valued
+// attribute of doc, a canonical document of rt, holds more values than
+// MaxValuesOf allows (as a PATCH that adds values over several operations
+// can leave it); nil otherwise.
+func CheckValueCounts(rt *ResourceType, doc map[string]any) error {
+	for _, a := range rt.Attrs() {
+		if !a.MultiValued || a.Parent != nil {
+			continue
+		}
+		c := doc
+		if a.Extension {
+			c, _ = doc[a.Schema].(map[string]any)
+		}
+		if list, ok := c[a.Name].([]any); ok && len(list) > MaxValuesOf(a) {
+			return Errorf(TooMany, "%s would have %d values; at most %d are allowed", a.Path, len(list), MaxValuesOf(a))
+		}
+	}
+	return nil
+}
+
 // NormalizeValue checks a value given for attribute a and returns it in
 // canonical form: singular values typed by CoerceSingular; complex values
 // as a new map with canonical sub-attribute keys (unknown and readOnly
@@ -181,7 +227,8 @@ func (n *normalizer) setSub(key string, a *Attr, v any) error {
 // Errors are *Error values: invalidValue for a value of the wrong type or
 // shape, for more than one primary:true among the values, and for a group
 // member without a value; invalidSyntax for a sub-attribute given twice in
-// one object (in two key cases). v is not modified.
+// one object (in two key cases); tooMany for more values than MaxValuesOf
+// allows. v is not modified.
 func NormalizeValue(a *Attr, v any, multi bool, o Options) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -197,6 +244,9 @@ func NormalizeValue(a *Attr, v any, multi bool, o Options) (any, error) {
 			}
 			o.rewrote("single_to_array")
 			list = []any{v}
+		}
+		if limit := MaxValuesOf(a); len(list) > limit {
+			return nil, Errorf(TooMany, "%s has %d values; at most %d are allowed", a.Path, len(list), limit)
 		}
 		out := make([]any, 0, len(list))
 		primaries := 0

@@ -64,6 +64,11 @@ func (s *server) auditAttempts(next http.Handler) http.Handler {
 		if mark.Handled(status) {
 			return
 		}
+		if status == http.StatusServiceUnavailable {
+			// Refused because the database is unavailable: nothing
+			// changed, and recording it would wait on the same database.
+			return
+		}
 		s.cfg.Provision.AuditAttempt(ctx, actor(r), op, rtype, chi.URLParam(r, "id"), status)
 	})
 }

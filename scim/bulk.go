@@ -38,7 +38,7 @@ type bulkOp struct {
 
 type bulkRequest struct {
 	Schemas      []string `json:"schemas"`
-	FailOnErrors *int     `json:"failOnErrors,omitempty"`
+	FailOnErrors any      `json:"failOnErrors,omitempty"` // checked by the handler: a positive integer
 	Operations   []bulkOp `json:"Operations"`
 }
 
@@ -107,11 +107,13 @@ func (s *server) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 	failOn := 0 // 0: no limit
 	if req.FailOnErrors != nil {
-		if *req.FailOnErrors < 1 {
-			s.writeError(w, r, errorf(http.StatusBadRequest, schemas.InvalidValue, "failOnErrors must be a positive integer"))
+		num, _ := req.FailOnErrors.(json.Number)
+		n, err := strconv.Atoi(num.String())
+		if err != nil || n < 1 {
+			s.writeError(w, r, errorf(http.StatusBadRequest, schemas.InvalidValue, "failOnErrors must be a positive integer, not %s", jsonText(req.FailOnErrors)))
 			return
 		}
-		failOn = *req.FailOnErrors
+		failOn = n
 	}
 	ops := req.Operations
 	defined := map[string]int{} // bulkId → index of its POST
@@ -175,7 +177,10 @@ func (s *server) bulk(w http.ResponseWriter, r *http.Request) {
 				k++
 			}
 			if len(run) > 1 {
-				s.runBulkCreates(r, run, ops, results, resolved)
+				// Each creation counts as a request against the rate limits.
+				if run = s.admitBulkRun(r, run, ops, results); len(run) > 0 {
+					s.runBulkCreates(r, run, ops, results, resolved)
+				}
 				continue
 			}
 		}
@@ -453,4 +458,13 @@ func (s *server) runBulkCreates(r *http.Request, run []int, ops []bulkOp, result
 	if s.cfg.Changed != nil {
 		s.cfg.Changed()
 	}
+}
+
+// jsonText is v as JSON, cut to 40 bytes, for an error detail.
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
 }

@@ -1,10 +1,13 @@
 package scim
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/policy"
@@ -33,6 +36,14 @@ type errorBody struct {
 	ScimType string   `json:"scimType,omitempty"`
 	Detail   string   `json:"detail,omitempty"`
 }
+
+// RetryAfterUnavailable is the Retry-After (in seconds) of a 503 answered
+// because the database is unavailable (store.ErrUnavailable).
+const RetryAfterUnavailable = 5
+
+// UnavailableDetail is the detail of that 503; the database's own error
+// goes only to the log, with the request id.
+const UnavailableDetail = "the database is unavailable; retry later"
 
 // classify is THE table: it turns any error into the SCIM error the client
 // sees. Errors it does not know are internal: the client gets a generic 500
@@ -74,6 +85,8 @@ func classify(err error) (e apiError, internal bool) {
 		return apiError{http.StatusUnauthorized, "", "a valid bearer token is required (Authorization: Bearer scimd_…)"}, false
 	case errors.As(err, &mbe):
 		return apiError{http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)}, false
+	case errors.Is(err, store.ErrUnavailable):
+		return apiError{http.StatusServiceUnavailable, "", UnavailableDetail}, false
 	}
 	return apiError{http.StatusInternalServerError, "", "internal error"}, true
 }
@@ -88,6 +101,10 @@ func (s *server) clientError(r *http.Request, err error) apiError {
 		s.log.ErrorContext(r.Context(), "internal error", "request_id", rid, "method", r.Method, "path", r.URL.Path, "err", err)
 		e.Detail = "internal error; request id " + rid
 	}
+	if e.Status == http.StatusServiceUnavailable && errors.Is(err, store.ErrUnavailable) {
+		s.log.WarnContext(r.Context(), "database unavailable", "request_id", rid, "method", r.Method, "path", r.URL.Path, "err", err)
+		e.Detail += "; request id " + rid
+	}
 	var pv *policy.Violation
 	if errors.As(err, &pv) {
 		s.metrics.Refusals.WithLabelValues(pv.Rule).Inc()
@@ -101,7 +118,59 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+	}
 	writeJSON(w, e.Status, errorBody{
 		Schemas: []string{schemas.ErrorURN}, Status: strconv.Itoa(e.Status), ScimType: e.ScimType, Detail: e.Detail,
 	})
+}
+
+// queryTokenParams are the query parameters a bearer token is refused in
+// (compared without case): RFC 6750 §2.3's access_token and the names
+// clients improvise.
+var queryTokenParams = []string{"access_token", "token", "bearer"}
+
+// refuseQueryTokens answers 400 to a request of the SCIM API or the host
+// API that carries a bearer token in its query string, before anything
+// reads or logs it: URLs end up in proxy logs, browser histories and
+// Referer headers, so a token must travel in the Authorization header.
+// The value is never logged (the access log writes the path only).
+func (s *server) refuseQueryTokens(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "" || !queryHasToken(r.URL.RawQuery) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		const detail = "bearer tokens are not accepted in the query string; send the token in the Authorization header (Authorization: Bearer scimd_…)"
+		p := strings.ToLower(r.URL.Path)
+		switch {
+		case strings.HasPrefix(p, "/api/v1"):
+			b, _ := json.Marshal(map[string]string{"error": "token_in_query", "detail": detail, "requestId": requestID(r.Context())})
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write(b)
+		case strings.HasPrefix(p, "/scim/v2"):
+			s.writeError(w, r, errorf(http.StatusBadRequest, schemas.InvalidValue, detail))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// queryHasToken reports whether a raw query names one of queryTokenParams;
+// a query that does not parse is searched as it is.
+func queryHasToken(raw string) bool {
+	for _, kv := range strings.FieldsFunc(raw, func(c rune) bool { return c == '&' || c == ';' }) {
+		k, _, _ := strings.Cut(kv, "=")
+		if u, err := url.QueryUnescape(k); err == nil {
+			k = u
+		}
+		for _, name := range queryTokenParams {
+			if strings.EqualFold(strings.TrimSpace(k), name) {
+				return true
+			}
+		}
+	}
+	return false
 }

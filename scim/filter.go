@@ -16,8 +16,9 @@ import (
 // Limits of a filter besides its length (MaxFilterLength): the number of
 // comparisons (attribute expressions, those inside value filters and
 // "attr[…]" itself included) and the nesting depth of and, or, not and
-// value filters once chains of one operator are flattened. Both keep the
-// SQL a filter compiles to small; more is a 400 invalidFilter.
+// value filters once chains of one operator are flattened (and, checked
+// before parsing, the nesting of parentheses). They keep the parsing and
+// the SQL a filter compiles to small; more is a 400 invalidFilter.
 const (
 	MaxFilterComparisons = 64
 	MaxFilterDepth       = 16
@@ -53,8 +54,9 @@ type valuePath struct {
 // counted "bool_string". "eq null" and "ne null" are read in both modes.
 //
 // Every attribute of rt's catalogue can be filtered on except the writeOnly
-// password. A filter with more than MaxFilterComparisons comparisons or
-// nested deeper than MaxFilterDepth, a value of the wrong type, an
+// password. A filter with more than MaxFilterComparisons comparisons,
+// nested deeper than MaxFilterDepth or with parentheses nested deeper than
+// MaxFilterDepth, a value of the wrong type, an
 // operator the attribute's type does not take (gt on a boolean, co on a
 // date-time) and text that is not UTF-8 or holds a NUL are invalidFilter.
 func parseFilter(rt *schemas.ResourceType, text string, o schemas.Options) (store.Filter, error) {
@@ -63,6 +65,19 @@ func parseFilter(rt *schemas.ResourceType, text string, o schemas.Options) (stor
 	}
 	if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter must be UTF-8 text without NUL characters")
+	}
+	// The parser's cost grows faster than linearly with the nesting of
+	// parentheses: refuse deep nesting before parsing.
+	sc := scanFilter(text)
+	switch {
+	case sc.depth > MaxFilterDepth:
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter nests parentheses %d deep; the limit is %d", sc.depth, MaxFilterDepth)
+	case sc.parens > maxFilterParens:
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter has %d parentheses; the limit is %d", sc.parens, maxFilterParens)
+	case sc.joins >= MaxFilterComparisons:
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter has more than %d comparisons; split it into several requests", MaxFilterComparisons)
+	case sc.longest > maxFilterWord:
+		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter has a word of %d characters outside quotes; quote long values", sc.longest)
 	}
 	cut, vps, err := cutValuePaths(text)
 	if err != nil {
@@ -96,6 +111,60 @@ func parseFilter(rt *schemas.ResourceType, text string, o schemas.Options) (stor
 		return nil, schemas.Errorf(schemas.InvalidFilter, "the filter nests and, or, not and value filters %d deep; the limit is %d", d, MaxFilterDepth)
 	}
 	return f, nil
+}
+
+// Limits checked on filter text before parsing, whose cost grows faster
+// than linearly with the nesting and number of parentheses and with the
+// length of a word: the number of opening parentheses and the length of a
+// word outside quotes (an attribute path, an operator, a bare value).
+const (
+	maxFilterParens = 2 * MaxFilterComparisons
+	maxFilterWord   = 512
+)
+
+// filterScan is what scanFilter learns of filter text.
+type filterScan struct {
+	depth   int // the deepest nesting of parentheses
+	parens  int // opening parentheses
+	joins   int // "and" and "or" words
+	longest int // the longest word
+}
+
+// scanFilter reads filter text once, outside quoted strings. A valid
+// filter with n "and" and "or" words has at least n+1 comparisons.
+func scanFilter(text string) filterScan {
+	var sc filterScan
+	d, inStr, start := 0, false, -1 // start: where the current word began
+	isWord := func(c byte) bool { return !strings.ContainsRune(" \t\n\r()[]\"", rune(c)) }
+	for i := 0; i <= len(text); i++ {
+		if !inStr && (i == len(text) || !isWord(text[i])) && start >= 0 {
+			w := text[start:i]
+			sc.longest = max(sc.longest, len(w))
+			if strings.EqualFold(w, "and") || strings.EqualFold(w, "or") {
+				sc.joins++
+			}
+			start = -1
+		}
+		if i == len(text) {
+			break
+		}
+		switch c := text[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '(':
+			d++
+			sc.parens++
+			sc.depth = max(sc.depth, d)
+		case c == ')':
+			d--
+		case start < 0 && isWord(c):
+			start = i
+		}
+	}
+	return sc
 }
 
 // depth is the nesting depth of f: 1 for a comparison.

@@ -2,6 +2,9 @@ package scim
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -80,9 +83,15 @@ var filterSeeds = []string{
 }
 
 // FuzzFilter sends filter text through the real HTTP handler, on every
-// backend configured, for Users and Groups, in lenient and strict tenants:
-// whatever the text, the answer is 200 or a 400 (never a 500), and
-// parseFilter never panics.
+// backend configured (SQLite, and PostgreSQL when TEST_DATABASE_URL is
+// set), for Users and Groups, in lenient and strict tenants, so that the
+// text is parsed and compiled into each dialect's SQL and run. Whatever the
+// text: parseFilter never panics and either returns a *schemas.Error of
+// type invalidFilter or a filter within the depth limit; the answer is 200
+// or a 400 invalidFilter SCIM error (never a 500); and a filter parseFilter
+// refuses is never answered 200. The seed corpus is filterSeeds and
+// testdata/fuzz/FuzzFilter (the filters of the replayed Okta and Entra
+// flows, and what fuzzing found).
 func FuzzFilter(f *testing.F) {
 	for _, s := range filterSeeds {
 		f.Add(s)
@@ -110,19 +119,47 @@ func FuzzFilter(f *testing.F) {
 		targets = append(targets, tg)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
+		// The handler trims the filter before parsing it.
+		trimmed := strings.TrimSpace(text)
+		refused := map[string]bool{} // "/Users true" → parseFilter refused it leniently
 		for _, rt := range []*schemas.ResourceType{schemas.User, schemas.Group} {
 			for _, lenient := range []bool{true, false} {
-				_, _ = parseFilter(rt, text, schemas.Options{Lenient: lenient})
+				got, err := parseFilter(rt, trimmed, schemas.Options{Lenient: lenient})
+				if err != nil {
+					var se *schemas.Error
+					if !errors.As(err, &se) || se.ScimType != schemas.InvalidFilter || se.Detail == "" {
+						t.Fatalf("parseFilter(%s, %q): %T %v is not an invalidFilter error", rt.Name, text, err, err)
+					}
+					refused[fmt.Sprint(rt.Endpoint, lenient)] = true
+					continue
+				}
+				if got != nil && depth(got) > MaxFilterDepth {
+					t.Fatalf("parseFilter(%s, %q) is %d deep", rt.Name, text, depth(got))
+				}
 			}
 		}
+		blank := trimmed == ""
 		for _, tg := range targets {
-			for _, path := range []string{"/scim/v2/Users", "/scim/v2/Groups"} {
+			for _, path := range []string{"/Users", "/Groups"} {
 				for _, tok := range []string{tg.token, tg.other} {
-					r := httptest.NewRequest("GET", path+"?count=3&filter="+url.QueryEscape(text), nil)
+					r := httptest.NewRequest("GET", "/scim/v2"+path+"?count=3&filter="+url.QueryEscape(text), nil)
 					r.Header.Set("Authorization", "Bearer "+tok)
 					w := httptest.NewRecorder()
 					tg.h.ServeHTTP(w, r)
-					if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
+					switch w.Code {
+					case http.StatusOK:
+						if refused[fmt.Sprint(path, tok == tg.token)] && !blank {
+							t.Fatalf("GET %s filter %q: 200 for a filter parseFilter refuses", path, text)
+						}
+					case http.StatusBadRequest:
+						checkErrorBody(t, w.Code, w.Body.Bytes())
+						var e struct {
+							ScimType string `json:"scimType"`
+						}
+						if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.ScimType != schemas.InvalidFilter {
+							t.Fatalf("GET %s filter %q: 400 that is not invalidFilter: %s", path, text, w.Body)
+						}
+					default:
 						t.Fatalf("GET %s filter %q: %d %s", path, text, w.Code, w.Body.String())
 					}
 				}

@@ -42,7 +42,7 @@ func (s *server) createGroup(w http.ResponseWriter, r *http.Request) {
 	groupColumns(&g, doc)
 	created, err := s.cfg.Provision.CreateGroup(r.Context(), actor(r), g, members)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeCreateError(w, r, err)
 		return
 	}
 	s.writeGroup(w, r, &created, http.StatusCreated)

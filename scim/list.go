@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -64,6 +65,37 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// MaxAttributeNames is the largest number of names an attributes or
+// excludedAttributes list may hold (far more than the catalogue has
+// attributes and sub-attributes); a longer list is 400 invalidValue, so
+// that projecting a page costs no more than a bounded list allows.
+const MaxAttributeNames = 200
+
+// checkProjection returns a *schemas.Error of type invalidValue when the
+// attributes or excludedAttributes parameter of q names more than
+// MaxAttributeNames attributes; nil otherwise.
+func checkProjection(q url.Values) error {
+	for _, param := range []string{"attributes", "excludedAttributes"} {
+		if n := len(splitList(q.Get(param))); n > MaxAttributeNames {
+			return schemas.Errorf(schemas.InvalidValue, "%s names %d attributes; at most %d are allowed", param, n, MaxAttributeNames)
+		}
+	}
+	return nil
+}
+
+// limitProjection refuses a request whose attributes or
+// excludedAttributes list is longer than MaxAttributeNames before its
+// handler runs, so that nothing changes.
+func (s *server) limitProjection(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkProjection(r.URL.Query()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func readProjection(r *http.Request) projection {

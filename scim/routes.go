@@ -15,6 +15,7 @@ import (
 	"github.com/scimd/scimd/internal/hostapi"
 	"github.com/scimd/scimd/internal/obs"
 	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/store"
 )
 
@@ -40,6 +41,15 @@ type Config struct {
 	// dispatcher with it, so webhooks hear of the change at once rather
 	// than at its next poll.
 	Changed func()
+	// Stopping, when set, is closed as the process starts shutting down:
+	// /readyz answers 503 from then on (load balancers should send nothing
+	// new) and the host API's long polls answer at once.
+	Stopping <-chan struct{}
+	// RateLimits are the request rates allowed per bearer token and per
+	// tenant on the SCIM API, and apart on the host API (internal/ratelimit);
+	// past them a request gets 429 with Retry-After. The zero value limits
+	// nothing.
+	RateLimits ratelimit.Limits
 }
 
 // Limits advertised in /ServiceProviderConfig and enforced.
@@ -60,6 +70,8 @@ type server struct {
 	cursors store.SecretCache // the key cursors are signed with
 	walks   walks             // where index-paged walks left off
 	tokens  *auth.Cache
+	limiter *ratelimit.Limiter // nil: no rate limits
+	idem    idemState          // Idempotency-Key upkeep
 }
 
 // NewServer returns scimd's HTTP handler: /healthz, /readyz, /metrics and
@@ -78,9 +90,10 @@ func NewServer(cfg Config) http.Handler {
 		cfg.Metrics = obs.NewMetrics()
 	}
 	s := &server{cfg: cfg, log: cfg.Log, metrics: cfg.Metrics, tokens: auth.NewCache(cfg.Store, cfg.TokenCacheTTL, cfg.Now)}
+	s.limiter = s.newLimiter()
 
 	r := chi.NewRouter()
-	r.Use(withRequestID, canonicalPath, s.observe, s.limitBody)
+	r.Use(withRequestID, canonicalPath, s.observe, s.refuseQueryTokens, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path))
 	})
@@ -97,6 +110,7 @@ func NewServer(cfg Config) http.Handler {
 
 	r.Mount("/api/v1", hostapi.Handler(hostapi.Config{
 		Store: cfg.Store, Provision: cfg.Provision, Log: cfg.Log, Now: cfg.Now, RequestID: requestID,
+		Limiter: s.newLimiter(), Stopping: cfg.Stopping,
 	}))
 
 	r.Mount(console.Prefix, console.Handler(console.Config{
@@ -116,20 +130,20 @@ func NewServer(cfg Config) http.Handler {
 		r.Get("/Schemas/{urn}", s.schema)
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.authenticate, s.auditAttempts)
-			r.Post("/Bulk", s.bulk)
+			r.Use(s.authenticate, s.rateLimit, s.auditAttempts, s.limitProjection)
+			r.Post("/Bulk", s.keyedBulk)
 			r.Post("/.search", s.searchAll)
 			r.Post("/Users/.search", s.searchUsers)
 			r.Post("/Groups/.search", s.searchGroups)
 			r.Get("/Users", s.listUsers)
-			r.Post("/Users", s.createUser)
+			r.Post("/Users", s.keyedCreate(s.createUser))
 			r.Get("/Users/{id}", s.getUser)
 			r.Put("/Users/{id}", s.replaceUser)
 			r.Patch("/Users/{id}", s.patchUser)
 			r.Delete("/Users/{id}", s.deleteUser)
 
 			r.Get("/Groups", s.listGroups)
-			r.Post("/Groups", s.createGroup)
+			r.Post("/Groups", s.keyedCreate(s.createGroup))
 			r.Get("/Groups/{id}", s.getGroup)
 			r.Put("/Groups/{id}", s.replaceGroup)
 			r.Patch("/Groups/{id}", s.patchGroup)
@@ -140,11 +154,19 @@ func NewServer(cfg Config) http.Handler {
 	return r
 }
 
-// ready answers 200 when the database answers within two seconds.
+// ready answers 200 when the database answers within two seconds and the
+// process is not shutting down (Config.Stopping), else 503.
 func (s *server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	select {
+	case <-s.cfg.Stopping: // a nil channel never is
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("shutting down\n"))
+		return
+	default:
+	}
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "readiness check failed", "request_id", requestID(ctx), "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)

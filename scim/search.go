@@ -66,6 +66,9 @@ func searchQuery(r *http.Request) (url.Values, error) {
 	if !hasSchema {
 		return nil, schemas.Errorf(schemas.InvalidSyntax, "schemas must contain %q", schemas.SearchRequestURN)
 	}
+	if err := checkProjection(v); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

@@ -91,7 +91,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	created, err := s.cfg.Provision.CreateUser(r.Context(), actor(r), u)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeCreateError(w, r, err)
 		return
 	}
 	s.writeUser(w, r, &created, http.StatusCreated)

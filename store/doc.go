@@ -10,4 +10,9 @@
 // of the JSON document) go through SQL that agrees with Fold exactly
 // (scimd_fold on SQLite, lower() under "C" plus translate() on
 // PostgreSQL), so both databases agree on which strings are equal.
+//
+// Guard wraps a backend so that no call hangs on a database that is down
+// or silent and such failures come back as ErrUnavailable (internal/dbopen
+// guards every store the commands open); the HTTP layers answer it with
+// 503 and Retry-After.
 package store

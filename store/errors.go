@@ -49,3 +49,29 @@ func (e *UnsupportedError) Error() string { return "store: unsupported query: " 
 
 // Is makes errors.Is(err, ErrUnsupported) true.
 func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// ErrUnavailable means the database could not be reached or did not answer
+// in time: the server is down, restarting or refusing connections, a
+// connection broke, a statement ran past its timeout, or (SQLite) the
+// database stayed locked past the busy timeout. Nothing was changed by the
+// call that failed (a transaction whose commit was cut off may, rarely,
+// have committed); retrying later is the remedy. The error is an
+// *UnavailableError, which keeps the driver's error for the log.
+var ErrUnavailable = errors.New("store: database unavailable")
+
+// UnavailableError is the ErrUnavailable a store returns; Cause is the
+// driver's error, for the log only (it may name hosts and addresses).
+type UnavailableError struct {
+	Cause error
+}
+
+// Error implements error.
+func (e *UnavailableError) Error() string {
+	return "store: database unavailable: " + e.Cause.Error()
+}
+
+// Is makes errors.Is(err, ErrUnavailable) true.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap returns the cause, so errors.Is and errors.As still see it.
+func (e *UnavailableError) Unwrap() error { return e.Cause }

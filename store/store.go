@@ -91,6 +91,7 @@ type Reader interface {
 
 	EventReader
 	BatchReader
+	BrakeReader
 }
 
 // Tx is one read-write transaction. Reads through a Tx see the
@@ -189,6 +190,8 @@ type Tx interface {
 
 	EventWriter
 	BatchWriter
+	BrakeWriter
+	IdempotencyWriter
 }
 
 // Store is a storage backend. Its Reader methods run outside any explicit
@@ -207,6 +210,7 @@ type Store interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 	Dispatch
 	ConsoleStore
+	IdempotencyStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database handles.

@@ -22,8 +22,13 @@
 //     index-walk (every user by startIndex, one connection, at most
 //     -walk-max), cursor-walk (RFC 9865 cursors, or "unsupported"),
 //     console (the admin console's user screens, below), create (Okta's
-//     POST /Users), patch (Okta's active false/true), and mixed (70 %
-//     lookups, 20 % patches, 10 % creates).
+//     POST /Users), patch (Okta's active false/true), mixed (70 %
+//     lookups, 20 % patches, 10 % creates), and noisy (another tenant's
+//     look-up latency alone, while a second tenant keeps to its rate
+//     limits, and while it floods the server; see noisy.go).
+//
+// The seeded tenant's mass-deprovisioning brake is turned off on every
+// run (the patch phases deactivate users over and over).
 //
 // The console phase (also the group "console") needs -database-url: it
 // makes sure the tenant has the active admin "bench-console-admin"

@@ -278,7 +278,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if ctx.Err() != nil {
 			break
 		}
-		rs := b.run(ctx, p)
+		var rs []Row
+		if p == noisyPhase { // noisy.go: a server of its own, with rate limits
+			rs = b.noisy(ctx)
+		} else {
+			rs = b.run(ctx, p)
+		}
 		for _, r := range rs {
 			fmt.Fprintf(stderr, "%-18s ok %7d  err %4d  %9s req/s  p50 %7s ms  p99 %7s ms  %s\n",
 				r.Phase, r.OK, r.Errors, fmtNum(r.RPS), fmtNum(r.P50ms), fmtNum(r.P99ms), r.Note)

@@ -30,10 +30,12 @@ Usage:
   scimd migrate                                     apply database migrations
   scimd tenant create NAME                          create a tenant; prints its id
   scimd tenant list                                 list tenants
-  scimd tenant show NAME                            the tenant, its effective policy and seats, as JSON
+  scimd tenant show NAME                            the tenant, its effective policy, seats and brake, as JSON
   scimd tenant policy NAME [--preset PRESET] [--set key=value …]
                                                     change the lifecycle policy (docs/policy.md)
   scimd tenant owner NAME USERNAME                  transfer ownership to USERNAME
+  scimd tenant resume NAME                          let deactivations and deletions through again after the
+                                                    mass-deprovisioning brake paused them (docs/policy.md)
   scimd token create --tenant NAME [--owner USERNAME] [--expires 90d] [--kind scim|host]
                                                     issue a bearer token; prints it alone on stdout
   scimd token list --tenant NAME                    list a tenant's tokens (never the secrets)
@@ -60,6 +62,21 @@ has read; a revocation reaches it within that time; 0s reads on every request),
 SCIMD_WEBHOOKS (on|off, default on: deliver events to webhooks from this
 process), SCIMD_WEBHOOK_TIMEOUT (default 10s per attempt) and
 SCIMD_WEBHOOK_MAX_ATTEMPTS (default 12, then the event is dead).
+Rate limits (per process; past them 429 with Retry-After): SCIMD_RATE_TENANT
+(requests/s per tenant, default 300), SCIMD_RATE_TOKEN (requests/s per token,
+default 200), SCIMD_RATE_TENANT_BURST and SCIMD_RATE_TOKEN_BURST (default
+twice the rate); 0 disables a limit. A /Bulk operation counts as a request.
+SCIMD_RATE_PAUSE (default 250ms) holds a refused request before its 429.
+Database time bounds (every command): SCIMD_DB_STATEMENT_TIMEOUT (PostgreSQL
+statement_timeout, default 10s: a request whose database is down or silent is
+answered 503 with Retry-After within about that long) and
+SCIMD_DB_CONNECT_TIMEOUT (default 5s). serve stops on SIGTERM or SIGINT:
+/readyz answers 503 at once, SCIMD_SHUTDOWN_DELAY (default 0s) later it stops
+accepting connections, then it waits up to SCIMD_SHUTDOWN_TIMEOUT (default
+20s) for the requests and webhook deliveries in flight and exits 0 (1 when
+the deadline cut requests off; deliveries cut off stay pending).
+SCIMD_TLS_CERT and SCIMD_TLS_KEY (PEM files, both or neither) make serve
+speak HTTPS only, TLS 1.2 at least.
 `
 
 // env is the configuration every command shares.
@@ -87,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "tenant":
 		return e.sub(ctx, "tenant", rest, map[string]func(context.Context, []string) error{
 			"create": e.tenantCreate, "list": e.tenantList, "show": e.tenantShow,
-			"policy": e.tenantPolicy, "owner": e.tenantOwner,
+			"policy": e.tenantPolicy, "owner": e.tenantOwner, "resume": e.tenantResume,
 		})
 	case "token":
 		return e.sub(ctx, "token", rest, map[string]func(context.Context, []string) error{
@@ -158,7 +175,11 @@ func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
 
 // open opens and migrates the database.
 func (e *env) open(ctx context.Context) (database, error) {
-	db, err := openDatabase(ctx, e.dbURL)
+	opts, err := e.dbOptions()
+	if err != nil {
+		return nil, err
+	}
+	db, err := openDatabaseWith(ctx, e.dbURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +305,7 @@ func (e *env) printStatus(ctx context.Context, svc *provision.Service, name stri
 	}
 	out := map[string]any{
 		"id": st.Tenant.ID, "name": st.Tenant.Name, "created": st.Tenant.Created.Format(time.RFC3339),
-		"policy": st.Settings, "seats": st.Seats,
+		"policy": st.Settings, "seats": st.Seats, "deprovisioning": brakeStatus(st.Brake),
 		"users": map[string]int{
 			"active": st.Users[store.StateActive], "inactive": st.Users[store.StateInactive], "deleted": st.Users[store.StateDeleted],
 		},
@@ -493,7 +514,15 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("SCIMD_TOKEN_CACHE_TTL %q: use a duration from 0s to 1m", v)
 		}
 	}
+	limits, err := e.rateLimits()
+	if err != nil {
+		return err
+	}
 	dcfg, err := e.dispatchConfig()
+	if err != nil {
+		return err
+	}
+	sopts, err := e.serveOptions()
 	if err != nil {
 		return err
 	}
@@ -510,7 +539,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	base := e.getenv("SCIMD_BASE_URL")
 	printed := base
 	if printed == "" {
-		printed = "http://" + displayAddr(ln.Addr().String()) + "/scim/v2"
+		printed = sopts.scheme() + "://" + displayAddr(ln.Addr().String()) + "/scim/v2"
 	}
 	svc := provision.New(db, nil, log)
 	if err := e.bootstrap(ctx, db, svc, printed); err != nil {
@@ -525,14 +554,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if dcfg.enabled {
 		d := events.New(events.Config{Store: db, Log: log, Metrics: metrics, Timeout: dcfg.timeout, MaxAttempts: dcfg.maxAttempts})
 		changed = d.Wake
-		go func() { defer close(dispatchDone); _ = d.Run(dispatchCtx) }()
+		// The signal stops claims; deliveries in flight finish unless the
+		// shutdown deadline passes (stopDispatch).
+		go func() { defer close(dispatchDone); _ = d.Serve(ctx, dispatchCtx) }()
 	} else {
 		close(dispatchDone)
 	}
+	stopping := make(chan struct{}) // closed when shutdown starts
 	srv := &http.Server{
 		Handler: scim.NewServer(scim.Config{
 			Store: db, Provision: svc, Log: log, Metrics: metrics, BaseURL: base, MaxBodyBytes: maxBody,
-			TokenCacheTTL: tokenTTL, Changed: changed,
+			TokenCacheTTL: tokenTTL, Changed: changed, RateLimits: limits, Stopping: stopping,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -541,21 +573,16 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("scimd listening", "addr", "http://"+ln.Addr().String(), "scim", printed)
+	log.Info("scimd listening", "addr", sopts.scheme()+"://"+ln.Addr().String(), "scim", printed)
+	log.Info("rate limits", "tenant", limits.Tenant.String(), "token", limits.Token.String(), "pause", limits.Pause)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- sopts.serve(srv, ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return sopts.shutdown(log, srv, func() { close(stopping) }, dispatchDone)
 }
 
 // displayAddr turns a listen address into one a browser or IdP can reach

@@ -15,25 +15,11 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/pgtest"
+	"github.com/scimd/scimd/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is testenv.SyncBuffer.
+type syncBuffer = testenv.SyncBuffer
 
 // cli runs one command against dbURL and returns stdout, stderr and error.
 func cli(t *testing.T, dbURL string, args ...string) (string, string, error) {

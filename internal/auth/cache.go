@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scimd/scimd/store"
@@ -17,8 +18,9 @@ const maxCached = 10000
 // tokens are remembered (a token created a moment ago works at once); the
 // price is that a revocation, an expiry change or a tenant policy change
 // made by another process reaches requests up to TTL later. Expiry itself
-// is still checked on every request by Authenticate. Forget drops a token
-// at once, for revocations made through the same process. It is safe for
+// is still checked on every request by Authenticate. Forget (one cache) and
+// ForgetTokens (every cache of the process) drop what is remembered at
+// once, for revocations made through the same process. It is safe for
 // concurrent use.
 type Cache struct {
 	r   TokenReader
@@ -32,7 +34,17 @@ type Cache struct {
 type cached struct {
 	tok store.Token
 	at  time.Time
+	gen uint64 // generation when it was read
 }
+
+// generation counts the calls of ForgetTokens in this process.
+var generation atomic.Uint64
+
+// ForgetTokens makes every Cache of the process forget every token it
+// remembers, so that a token revoked (or changed) by this process is read
+// again, and refused, on its very next request. The console calls it after
+// a revocation; other processes see a revocation within their cache's TTL.
+func ForgetTokens() { generation.Add(1) }
 
 // NewCache returns a Cache over r that keeps each token for ttl by the clock
 // now (time.Now when nil). A ttl of zero or less remembers nothing.
@@ -52,10 +64,11 @@ func (c *Cache) TokenByHash(ctx context.Context, hash []byte) (store.Token, erro
 	}
 	key := string(hash)
 	now := c.now()
+	gen := generation.Load()
 	c.mu.Lock()
 	e, ok := c.m[key]
 	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl && !now.Before(e.at) {
+	if ok && e.gen == gen && now.Sub(e.at) < c.ttl && !now.Before(e.at) {
 		return e.tok, nil
 	}
 	t, err := c.r.TokenByHash(ctx, hash)
@@ -69,7 +82,7 @@ func (c *Cache) TokenByHash(ctx context.Context, hash []byte) (store.Token, erro
 	if len(c.m) >= maxCached {
 		clear(c.m)
 	}
-	c.m[key] = cached{tok: t, at: now}
+	c.m[key] = cached{tok: t, at: now, gen: gen}
 	c.mu.Unlock()
 	return t, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,9 +267,24 @@ func (c *console) readFailed(w http.ResponseWriter, r *http.Request, err error) 
 	return true
 }
 
+// internal answers an unexpected error: 503 with Retry-After when the
+// database is unavailable (store.ErrUnavailable, logged as a warning),
+// else 500; either way the error is logged with the request id and never
+// shown.
 func (c *console) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		rid := c.cfg.RequestID(r.Context())
+		c.cfg.Log.WarnContext(r.Context(), "database unavailable", "request_id", rid, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
+		t := translator(language(r))
+		c.renderError(w, r, http.StatusServiceUnavailable, &problem{Title: t("error.unavailable"), Detail: t("error.requestID", rid)})
+		return
+	}
 	c.fail(w, r, http.StatusInternalServerError, "error.internal", err)
 }
+
+// retryAfterUnavailable is the Retry-After (in seconds) of the 503 page.
+const retryAfterUnavailable = 5
 
 func (c *console) renderError(w http.ResponseWriter, r *http.Request, status int, pr *problem) {
 	if err := c.write(w, r, status, "error", page{Problem: pr, Title: pr.Title}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/postgres"
@@ -52,20 +53,70 @@ func Parse(u string) (Target, error) {
 	return Target{}, fmt.Errorf("database URL %q: use sqlite:///abs/path.db, sqlite://rel/path.db or postgres://…", Redact(u))
 }
 
-// Open opens the store t names without migrating it; a SQLite file's
-// directory is created, like the file itself. It returns the backend's
-// error when the database cannot be opened.
+// Options bound the time a store waits for its database; zero fields take
+// the backend's defaults. Only PostgreSQL reads them.
+type Options struct {
+	// StatementTimeout is PostgreSQL's statement_timeout for every
+	// session (postgres.DefaultStatementTimeout when zero and the URL
+	// sets none).
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds establishing a PostgreSQL connection
+	// (postgres.DefaultConnectTimeout when zero and the URL sets none).
+	ConnectTimeout time.Duration
+}
+
+// Open is OpenWith with default Options.
 func Open(ctx context.Context, t Target) (Database, error) {
+	return OpenWith(ctx, t, Options{})
+}
+
+// OpenWith opens the store t names without migrating it; a SQLite file's
+// directory is created, like the file itself. The store is guarded
+// (store.Guard): a call that finds the database down, silent past the
+// statement timeout or (SQLite) locked past the busy timeout returns
+// store.ErrUnavailable, and no call but Update waits longer than the
+// statement timeout plus a margin. It returns the backend's error when
+// the database cannot be opened.
+func OpenWith(ctx context.Context, t Target, o Options) (Database, error) {
 	switch t.Kind {
 	case SQLite:
 		if err := os.MkdirAll(filepath.Dir(t.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("database directory: %w", err)
 		}
-		return sqlite.Open(ctx, t.Path)
+		db, err := sqlite.Open(ctx, t.Path)
+		if err != nil {
+			return nil, err
+		}
+		return guarded{Guarded: store.Guard(db, sqlite.IsUnavailable, 0), db: db}, nil
 	case Postgres:
-		return postgres.Open(ctx, t.URL)
+		db, err := postgres.OpenWith(ctx, t.URL, postgres.Options{StatementTimeout: o.StatementTimeout, ConnectTimeout: o.ConnectTimeout})
+		if err != nil {
+			return nil, err
+		}
+		return guarded{Guarded: store.Guard(db, postgres.IsUnavailable, db.CallTimeout()), db: db}, nil
 	}
 	return nil, fmt.Errorf("unknown database kind %q", t.Kind)
+}
+
+// guarded is a guarded store with its backend's Migrate and Analyze.
+type guarded struct {
+	*store.Guarded
+	db interface {
+		Migrate(ctx context.Context) error
+	}
+}
+
+// Migrate migrates the backend.
+func (g guarded) Migrate(ctx context.Context) error { return g.db.Migrate(ctx) }
+
+// Analyze refreshes the planner statistics of a backend that keeps them
+// (PostgreSQL), and does nothing for the others; it returns the backend's
+// error.
+func (g guarded) Analyze(ctx context.Context) error {
+	if a, ok := g.db.(interface{ Analyze(context.Context) error }); ok {
+		return a.Analyze(ctx)
+	}
+	return nil
 }
 
 // Redact hides the password of a database URL, for messages and reports.

@@ -119,15 +119,32 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx ends and returns nil then. Store errors are
-// logged and retried after the poll interval; they do not stop it.
+// Run delivers until ctx ends and returns nil then; deliveries in flight
+// are abandoned (see Serve). Store errors are logged and retried after the
+// poll interval; they do not stop it.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	return d.Serve(ctx, ctx)
+}
+
+// Serve delivers until stop ends, then claims nothing more and returns nil
+// once every delivery it has in flight is posted and its outcome recorded:
+// the graceful end of a process that is shutting down. When ctx ends
+// (before or after stop) it returns at once, abandoning the deliveries in
+// flight: their claims are left to expire and another dispatcher, or this
+// one after a restart, delivers them; an outcome is recorded whole or not
+// at all, never lost. Deliveries of a claimed batch not yet started when
+// stop ends are left the same way. Store errors are logged and retried
+// after the poll interval; they do not stop it.
+func (d *Dispatcher) Serve(stop, ctx context.Context) error {
 	statsEvery := time.NewTicker(5 * time.Second)
 	defer statsEvery.Stop()
 	d.updateStats(ctx)
 	for {
-		n, err := d.RunOnce(ctx)
-		if ctx.Err() != nil {
+		if stop.Err() != nil || ctx.Err() != nil {
+			return nil
+		}
+		n, err := d.runOnce(stop, ctx)
+		if stop.Err() != nil || ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
@@ -139,6 +156,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		t := time.NewTimer(d.cfg.Poll)
 		select {
 		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-stop.Done():
 			t.Stop()
 			return nil
 		case <-d.wake:
@@ -176,6 +196,11 @@ func (d *Dispatcher) updateStats(ctx context.Context) {
 // at a time, so order is kept) and records the outcomes. It returns how
 // many it claimed and the first store error.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	return d.runOnce(ctx, ctx)
+}
+
+// runOnce is RunOnce that starts no delivery after stop ends.
+func (d *Dispatcher) runOnce(stop, ctx context.Context) (int, error) {
 	batch, err := d.cfg.Store.ClaimDeliveries(ctx, d.cfg.Now().UTC(), d.lease(), d.cfg.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("events: claim: %w", err)
@@ -188,8 +213,12 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var mu sync.Mutex
 	var first error
 	for _, dl := range batch {
-		wg.Add(1)
 		sem <- struct{}{}
+		if stop.Err() != nil {
+			<-sem
+			break // the rest stay claimed until their lease expires
+		}
+		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			if err := d.deliver(ctx, dl); err != nil {

@@ -13,10 +13,10 @@ const FeedPoll = 200 * time.Millisecond
 
 // Feed returns up to limit events of a tenant after the position after,
 // waiting up to wait for at least one (a long poll), and the position to
-// continue from. It returns early when ctx ends, with what it has. A
-// malformed position is store.ErrInvalidCursor; other errors are the
-// store's.
-func Feed(ctx context.Context, s store.Reader, tenantID, after string, limit int, wait time.Duration) ([]webhook.Event, string, error) {
+// continue from. It returns early, with what it has, when ctx ends or stop
+// is closed (the process shutting down; nil never is). A malformed
+// position is store.ErrInvalidCursor; other errors are the store's.
+func Feed(ctx context.Context, stop <-chan struct{}, s store.Reader, tenantID, after string, limit int, wait time.Duration) ([]webhook.Event, string, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		evs, next, err := s.EventFeed(ctx, tenantID, after, limit)
@@ -33,6 +33,9 @@ func Feed(ctx context.Context, s store.Reader, tenantID, after string, limit int
 		t := time.NewTimer(FeedPoll)
 		select {
 		case <-ctx.Done():
+			t.Stop()
+			return []webhook.Event{}, next, nil
+		case <-stop:
 			t.Stop()
 			return []webhook.Event{}, next, nil
 		case <-t.C:

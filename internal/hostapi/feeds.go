@@ -183,7 +183,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	evs, next, err := events.Feed(r.Context(), h.cfg.Store, p.TenantID, q.Get("after"), limit, wait)
+	evs, next, err := events.Feed(r.Context(), h.cfg.Stopping, h.cfg.Store, p.TenantID, q.Get("after"), limit, wait)
 	if errors.Is(err, store.ErrInvalidCursor) {
 		h.fail(w, r, http.StatusBadRequest, "invalid_cursor", "after: pass the nextCursor of a previous answer unchanged (or nothing, for the start)", nil)
 		return

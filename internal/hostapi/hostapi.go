@@ -6,12 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/store"
 )
 
@@ -23,6 +25,12 @@ type Config struct {
 	Now       func() time.Time
 	// RequestID returns the request id the caller's middleware assigned.
 	RequestID func(ctx context.Context) string
+	// Stopping, when set, is closed as the process starts shutting down;
+	// long polls of GET /events then answer at once with what they have.
+	Stopping <-chan struct{}
+	// Limiter limits the requests of each host token and tenant; past it a
+	// request gets 429 with Retry-After. Nil limits nothing.
+	Limiter *ratelimit.Limiter
 }
 
 // Handler returns the API's routes, to be mounted at /api/v1.
@@ -47,7 +55,8 @@ func Handler(cfg Config) http.Handler {
 	return r
 }
 
-// principal authenticates a host token; on failure it has answered.
+// principal authenticates a host token and checks the rate limits; on
+// failure it has answered (401, 429 or 500).
 func (h *handler) principal(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
 	p, err := auth.Authenticate(r.Context(), h.cfg.Store, r.Header.Get("Authorization"), store.TokenHost, h.cfg.Now())
 	if errors.Is(err, auth.ErrUnauthorized) {
@@ -57,6 +66,12 @@ func (h *handler) principal(w http.ResponseWriter, r *http.Request) (auth.Princi
 	}
 	if err != nil {
 		h.fail(w, r, http.StatusInternalServerError, "internal", "internal error", err)
+		return p, false
+	}
+	if d := h.cfg.Limiter.Allow(p.TenantID, p.TokenID); !d.Allowed {
+		h.cfg.Limiter.Hold(r.Context())
+		w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
+		h.fail(w, r, http.StatusTooManyRequests, "rate_limited", d.Detail(), nil)
 		return p, false
 	}
 	return p, true
@@ -94,11 +109,21 @@ func (h *handler) access(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, AccessResponse{UserID: id, Allowed: acc.Allowed, Reason: acc.Reason})
 }
 
+// RetryAfterUnavailable is the Retry-After (in seconds) of the 503 this API
+// answers when the database is unavailable (store.ErrUnavailable).
+const RetryAfterUnavailable = 5
+
 // fail answers with an error; an internal error is logged with the
-// request id and never shown.
+// request id and never shown, and a store.ErrUnavailable is answered 503
+// "unavailable" with Retry-After whatever status was asked for.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, status int, code, detail string, err error) {
 	rid := h.cfg.RequestID(r.Context())
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		h.cfg.Log.WarnContext(r.Context(), "database unavailable", "request_id", rid, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+		status, code, detail = http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry later; request id "+rid
+	case err != nil:
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "request_id", rid, "path", r.URL.Path, "err", err)
 		detail = "internal error; request id " + rid
 	}

@@ -19,6 +19,9 @@ type Metrics struct {
 	Rewrites *prometheus.CounterVec
 	// Refusals counts policy refusals by rule.
 	Refusals *prometheus.CounterVec
+	// RateLimited counts requests refused by the rate limits (429), by the
+	// scope of the bucket that refused: "token" or "tenant".
+	RateLimited *prometheus.CounterVec
 	// Deliveries counts webhook delivery attempts by outcome: "delivered",
 	// "failed" (to be retried) or "dead" (the last attempt failed).
 	Deliveries *prometheus.CounterVec
@@ -52,6 +55,9 @@ func NewMetrics() *Metrics {
 		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scimd_policy_refusals_total", Help: "Changes refused by the lifecycle policy, by rule.",
 		}, []string{"rule"}),
+		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_rate_limited_total", Help: "Requests refused with 429 by the rate limits, by the scope that refused (token, tenant).",
+		}, []string{"scope"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scimd_event_deliveries_total", Help: "Webhook delivery attempts by outcome (delivered, failed, dead).",
 		}, []string{"outcome"}),
@@ -69,7 +75,7 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600},
 		}),
 	}
-	reg.MustRegister(m.Requests, m.Latency, m.Rewrites, m.Refusals,
+	reg.MustRegister(m.Requests, m.Latency, m.Rewrites, m.Refusals, m.RateLimited,
 		m.Deliveries, m.QueueDepth, m.DeadDeliveries, m.OldestPending, m.DeliveryLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

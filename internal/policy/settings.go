@@ -73,6 +73,19 @@ type Settings struct {
 	// Strict turns off the lenient reading of the request shapes Okta and
 	// Entra send that bend RFC 7644 (for validator runs): each is a 400.
 	Strict bool `json:"strict"`
+	// DeprovisionBrake pauses deactivations and deletions once more of them
+	// come within DeprovisionBrakeWindowMinutes than BrakeLimit allows,
+	// until an operator resumes the tenant (brake.go).
+	DeprovisionBrake bool `json:"deprovision_brake"`
+	// DeprovisionBrakePercent is the share of the active users (1–100)
+	// that may be deactivated or deleted within one window.
+	DeprovisionBrakePercent int `json:"deprovision_brake_percent"`
+	// DeprovisionBrakeWindowMinutes is the sliding window's length
+	// (1–MaxBrakeWindowMinutes).
+	DeprovisionBrakeWindowMinutes int `json:"deprovision_brake_window_minutes"`
+	// DeprovisionBrakeMin is the floor of the limit, so that a small
+	// tenant is not paused by a couple of changes.
+	DeprovisionBrakeMin int `json:"deprovision_brake_min"`
 }
 
 // Defaults returns the settings a tenant has when it sets nothing.
@@ -84,6 +97,11 @@ func Defaults() Settings {
 		RemoveSharingOnDelete:      true,
 		UniqueEmails:               true,
 		BulkMaxOperations:          1000,
+
+		DeprovisionBrake:              true,
+		DeprovisionBrakePercent:       10,
+		DeprovisionBrakeWindowMinutes: 10,
+		DeprovisionBrakeMin:           10,
 	}
 }
 
@@ -235,6 +253,10 @@ var setters = map[string]setter{
 	"restore_deleted_on_recreate":        boolSetter(func(s *Settings) *bool { return &s.RestoreDeletedOnRecreate }),
 	"bulk_max_operations":                intSetter(func(s *Settings) *int { return &s.BulkMaxOperations }),
 	"strict":                             boolSetter(func(s *Settings) *bool { return &s.Strict }),
+	"deprovision_brake":                  boolSetter(func(s *Settings) *bool { return &s.DeprovisionBrake }),
+	"deprovision_brake_percent":          intSetter(func(s *Settings) *int { return &s.DeprovisionBrakePercent }),
+	"deprovision_brake_window_minutes":   intSetter(func(s *Settings) *int { return &s.DeprovisionBrakeWindowMinutes }),
+	"deprovision_brake_min":              intSetter(func(s *Settings) *int { return &s.DeprovisionBrakeMin }),
 	"deleted_user_data": func(s *Settings, v string) error {
 		s.DeletedUserData = strings.ToLower(strings.TrimSpace(v))
 		return nil
@@ -279,6 +301,12 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("restore_deleted_on_recreate needs deleted_user_data=%s (erased users cannot be restored)", DataRetain)
 	case len(s.UsernamePattern) > 1024:
 		return fmt.Errorf("username_pattern must be at most 1024 characters")
+	case s.DeprovisionBrakePercent < 1 || s.DeprovisionBrakePercent > 100:
+		return fmt.Errorf("deprovision_brake_percent must be between 1 and 100, not %d", s.DeprovisionBrakePercent)
+	case s.DeprovisionBrakeWindowMinutes < 1 || s.DeprovisionBrakeWindowMinutes > MaxBrakeWindowMinutes:
+		return fmt.Errorf("deprovision_brake_window_minutes must be between 1 and %d, not %d", MaxBrakeWindowMinutes, s.DeprovisionBrakeWindowMinutes)
+	case s.DeprovisionBrakeMin < 1 || s.DeprovisionBrakeMin > MaxBrakeMin:
+		return fmt.Errorf("deprovision_brake_min must be between 1 and %d, not %d", MaxBrakeMin, s.DeprovisionBrakeMin)
 	}
 	if s.UsernamePattern != "" {
 		if _, err := regexp.Compile(s.UsernamePattern); err != nil {

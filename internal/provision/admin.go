@@ -216,9 +216,11 @@ type TenantStatus struct {
 	Settings policy.Settings
 	Seats    Seats
 	Users    map[store.UserState]int
+	// Brake is the tenant's mass-deprovisioning brake state.
+	Brake store.Brake
 }
 
-// Status returns a tenant's effective policy and seat use. Errors:
+// Status returns a tenant's effective policy, seat use and brake state. Errors:
 // store.ErrNotFound for an unknown tenant name.
 func (s *Service) Status(ctx context.Context, tenantName string) (TenantStatus, error) {
 	t, err := s.store.GetTenantByName(ctx, tenantName)
@@ -237,6 +239,9 @@ func (s *Service) Status(ctx context.Context, tenantName string) (TenantStatus, 
 	}
 	used, err := seatsUsed(ctx, s.store, t.ID, settings)
 	if err != nil {
+		return TenantStatus{}, err
+	}
+	if st.Brake, err = s.store.GetBrake(ctx, t.ID); err != nil {
 		return TenantStatus{}, err
 	}
 	st.Seats = Seats{Licensed: settings.Seats, Used: used}

@@ -84,12 +84,17 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // CreateGroup creates g with the given members in the actor's tenant and
 // returns the stored group. A taken displayName is a *store.ConflictError;
-// member ids that are not live users are a *MissingMembersError.
+// member ids that are not live users are a *MissingMembersError; a live
+// Idempotency-Key carried by ctx (WithIdempotencyKey) is
+// store.ErrKeyInUse.
 func (s *Service) CreateGroup(ctx context.Context, a Actor, g store.Group, members []string) (store.Group, error) {
 	now := s.clock()
 	g.TenantID, g.ID, g.Version = a.TenantID, newID(), 1
 	g.Created, g.Modified = now, now
 	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := putKey(ctx, tx, "Group", g.ID); err != nil {
+			return err
+		}
 		if err := tx.CreateGroup(ctx, &g); err != nil {
 			return err
 		}

@@ -42,7 +42,8 @@ func (s *Service) settingsOf(ctx context.Context, tx store.Reader, a Actor) (pol
 // time, its old role unless u sets one, no group memberships). The user
 // returned has empty Groups. Errors: a
 // taken userName is a *store.ConflictError; a refusal is a
-// *policy.Violation.
+// *policy.Violation; a live Idempotency-Key carried by ctx
+// (WithIdempotencyKey) is store.ErrKeyInUse.
 func (s *Service) CreateUser(ctx context.Context, a Actor, u store.User) (store.User, error) {
 	now := s.clock()
 	u.TenantID, u.ID, u.Version = a.TenantID, newID(), 1
@@ -70,6 +71,11 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, u store.User) (store.
 		if u.Role == "" {
 			u.Role = store.RoleMember
 			ch.After.Role = u.Role
+		}
+		// The request's Idempotency-Key, first of the writes: a retry
+		// with it waits here for this create and then finds it.
+		if err := putKey(ctx, tx, "User", u.ID); err != nil {
+			return err
 		}
 		if err := s.check(ctx, tx, a, settings, ch, u.ID); err != nil {
 			return err
@@ -112,12 +118,15 @@ func findRestorable(ctx context.Context, tx store.Tx, settings policy.Settings, 
 // the policy, and writes. A change that changes nothing (deactivating an
 // inactive user, say) writes nothing and returns the user as it is. op
 // names the operation for the audit trail ("user.replace", "user.patch").
+// A deactivation also passes the mass-deprovisioning brake (brake.go).
 // It returns the stored user with its groups; errors are store.ErrNotFound,
 // store.ErrPrecondition, a *store.ConflictError, a *policy.Violation, or
 // what mutate returned.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *int64, op string, mutate func(u *store.User) error) (store.User, error) {
 	var out store.User
+	var braked *policy.Violation
 	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
+		braked = nil
 		before, err := tx.LockUser(ctx, a.TenantID, id)
 		if err != nil {
 			return err
@@ -142,6 +151,12 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *i
 		if err := s.check(ctx, tx, a, settings, ch, id); err != nil {
 			return err
 		}
+		if ch.Deactivates() {
+			// A refusal commits what tripping the brake wrote, not the change.
+			if braked, err = s.brake(ctx, tx, a, settings, now); err != nil || braked != nil {
+				return err
+			}
+		}
 		after.Modified = now
 		if err := tx.UpdateUser(ctx, &after, before.Version); err != nil {
 			return err
@@ -153,6 +168,9 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ifMatch *i
 		return s.record(ctx, tx, a, now, op, "User", id, 200, changedUserFields(&before, &after),
 			userEvent(userEventType(&before, &after), &after, settings, false))
 	})
+	if err == nil && braked != nil {
+		err = braked
+	}
 	if err != nil {
 		return store.User{}, s.refused(ctx, a, err, op, "User", id)
 	}
@@ -176,10 +194,13 @@ func withGroups(ctx context.Context, tx store.Tx, u *store.User) error {
 
 // DeleteUser removes a live user: the row becomes a tombstone (its
 // personal data erased unless the tenant retains it), leaves every group
-// and frees its seat. Errors are store.ErrNotFound,
-// store.ErrPrecondition and *policy.Violation.
+// and frees its seat. It passes the mass-deprovisioning brake (brake.go).
+// Errors are store.ErrNotFound, store.ErrPrecondition and
+// *policy.Violation.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, ifMatch *int64) error {
+	var braked *policy.Violation
 	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
+		braked = nil
 		before, err := tx.LockUser(ctx, a.TenantID, id)
 		if err != nil {
 			return err
@@ -196,12 +217,19 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, ifMatch *i
 		if err := s.check(ctx, tx, a, settings, ch, id); err != nil {
 			return err
 		}
+		// A refusal commits what tripping the brake wrote, not the change.
+		if braked, err = s.brake(ctx, tx, a, settings, now); err != nil || braked != nil {
+			return err
+		}
 		erase := settings.DeletedUserData == policy.DataErase
 		if err := tx.DeleteUser(ctx, a.TenantID, id, now, erase); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, a, now, "user.delete", "User", id, 204, nil, userEvent("user.deleted", &before, settings, erase))
 	})
+	if err == nil && braked != nil {
+		err = braked
+	}
 	return s.refused(ctx, a, err, "user.delete", "User", id)
 }
 

@@ -94,7 +94,9 @@ type applier struct {
 //     ignored, as they are in a POST or PUT body;
 //   - an attribute the schema does not know is ignored in lenient mode
 //     (counted "unknown_attribute") and 400 invalidPath in strict mode;
-//   - remove without a path is 400 noTarget.
+//   - remove without a path is 400 noTarget;
+//   - a multi-valued attribute left with more values than
+//     schemas.MaxValuesOf allows is 400 tooMany.
 //
 // For a Group, add/replace/remove on "members" and remove on
 // members[value eq "…"] (terms joined by "or") become Result.Members;
@@ -115,6 +117,9 @@ func Apply(rt *schemas.ResourceType, id string, doc map[string]any, ops []Op, o 
 	}
 	if missing := schemas.MissingRequired(rt, doc); len(missing) > 0 {
 		return Result{}, schemas.Errorf(schemas.InvalidValue, "%s is required and cannot be removed", strings.Join(missing, ", "))
+	}
+	if err := schemas.CheckValueCounts(rt, doc); err != nil {
+		return Result{}, err
 	}
 	res := Result{Changed: changedPaths(rt, before, doc), Members: a.members}
 	if len(a.members) > 0 {

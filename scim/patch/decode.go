@@ -17,8 +17,9 @@ const (
 	MaxOperations = 1000
 	// MaxMemberValues is the largest number of group member values (added,
 	// removed or replaced, counted over all operations) one request may
-	// carry; more is a 400 tooMany.
-	MaxMemberValues = 10000
+	// carry; more is a 400 tooMany. It is schemas.MaxMembers, the limit of
+	// a POST or PUT.
+	MaxMemberValues = schemas.MaxMembers
 	// MaxPathLength is the longest path, in bytes, an operation may carry;
 	// longer is a 400 invalidPath.
 	MaxPathLength = 2048

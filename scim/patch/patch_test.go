@@ -389,30 +389,83 @@ func FuzzPatch(f *testing.F) {
 		for _, o := range []schemas.Options{lenient, {}} {
 			list, err := Decode([]byte(body), o)
 			if err != nil {
-				var se *schemas.Error
-				if !errors.As(err, &se) {
-					t.Fatalf("Decode error %T %v", err, err)
-				}
+				fuzzSCIMError(t, "Decode", err)
 				continue
+			}
+			if len(list) > MaxOperations {
+				t.Fatalf("Decode returned %d operations", len(list))
 			}
 			for _, rt := range []*schemas.ResourceType{schemas.User, schemas.Group} {
 				d := doc(t, base)
 				if rt == schemas.Group {
 					d = map[string]any{"displayName": "E"}
 				}
-				if _, err := Apply(rt, "u1", d, list, o); err != nil {
-					var se *schemas.Error
-					if !errors.As(err, &se) {
-						t.Fatalf("Apply error %T %v", err, err)
-					}
+				res, err := Apply(rt, "u1", d, list, o)
+				if err != nil {
+					fuzzSCIMError(t, "Apply", err)
 					continue
 				}
-				if _, err := json.Marshal(d); err != nil {
-					t.Fatalf("result does not marshal: %v", err)
-				}
+				checkPatched(t, rt, d, res)
 			}
 		}
 	})
+}
+
+// fuzzSCIMError fails the test unless err is a *schemas.Error with a type
+// and a detail: the HTTP layer answers it with a SCIM 400.
+func fuzzSCIMError(t *testing.T, what string, err error) {
+	t.Helper()
+	var se *schemas.Error
+	if !errors.As(err, &se) || se.ScimType == "" || se.Detail == "" {
+		t.Fatalf("%s error %T %v is not a SCIM error with a type and a detail", what, err, err)
+	}
+}
+
+// checkPatched checks the result of a successful Apply: the document is a
+// valid canonical document of rt (it encodes to JSON, Normalize takes it
+// as it is, its required attributes are there, no attribute holds more
+// values than allowed), member operations only come from a Group and name
+// no more members than allowed, and Changed is sorted.
+func checkPatched(t *testing.T, rt *schemas.ResourceType, d map[string]any, res Result) {
+	t.Helper()
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatalf("the result does not encode: %v", err)
+	}
+	again := doc(t, string(raw))
+	fixed, err := schemas.Normalize(rt, again, lenient)
+	if err != nil {
+		t.Fatalf("%s: the result %s is not a valid document: %v", rt.Name, raw, err)
+	}
+	if diff := cmp.Diff(again, fixed); diff != "" {
+		t.Fatalf("%s: the result %s is not canonical (-result +normalized):\n%s", rt.Name, raw, diff)
+	}
+	if missing := schemas.MissingRequired(rt, fixed); len(missing) > 0 {
+		t.Fatalf("%s: the result lacks %v: %s", rt.Name, missing, raw)
+	}
+	if err := schemas.CheckValueCounts(rt, fixed); err != nil {
+		t.Fatalf("%s: %v", rt.Name, err)
+	}
+	n := 0
+	for _, m := range res.Members {
+		if rt != schemas.Group {
+			t.Fatalf("%s: member operations %+v", rt.Name, res.Members)
+		}
+		for _, id := range m.IDs {
+			if id == "" {
+				t.Fatalf("an empty member id in %+v", res.Members)
+			}
+		}
+		n += len(m.IDs)
+	}
+	if n > MaxMemberValues {
+		t.Fatalf("%d member values", n)
+	}
+	for i := 1; i < len(res.Changed); i++ {
+		if res.Changed[i-1] > res.Changed[i] {
+			t.Fatalf("Changed is not sorted: %v", res.Changed)
+		}
+	}
 }
 
 // TestImmutable checks RFC 7643 §7 immutable handling. The catalogue has

@@ -36,7 +36,7 @@ type Event struct {
 	TenantID string `json:"tenantId"`
 	// OccurredAt is when the change committed (RFC 3339, UTC).
 	OccurredAt time.Time `json:"occurredAt"`
-	// ResourceType is "User" or "Group".
+	// ResourceType is "User", "Group" or "Tenant" (tenant.* events).
 	ResourceType string `json:"resourceType"`
 	// ResourceID is the id of the user or group.
 	ResourceID string `json:"resourceId"`

@@ -37,7 +37,12 @@
 // of deliveries hold the empty string rather than NULL for none, so that
 // they compare with =.
 //
-// Every session runs with a statement timeout (30s unless the connection
-// URL sets statement_timeout) and TimeZone UTC; every query takes the
-// caller's context, so cancellation reaches the server.
+// Every session runs with a statement timeout (Options.StatementTimeout,
+// else the URL's statement_timeout, else 10s) and TimeZone UTC; every query
+// takes the caller's context, so cancellation reaches the server. A
+// connection awaiting an answer that stays silent past the statement
+// timeout plus a margin is given up, and connecting is bounded by
+// connect_timeout (5s by default), so a server that is down or blackholed
+// answers callers with errors IsUnavailable recognises instead of holding
+// them; migrations run on a connection without the statement timeout.
 package postgres

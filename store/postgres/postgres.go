@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,10 +27,9 @@ var migrations embed.FS
 // Pool and session settings, sized for a 2-core box: opening a backend costs
 // far more than a query, so idle connections equal open ones and live long.
 const (
-	maxOpenConns     = 16
-	connMaxLifetime  = time.Hour
-	connMaxIdleTime  = 30 * time.Minute
-	statementTimeout = "30s"
+	maxOpenConns    = 16
+	connMaxLifetime = time.Hour
+	connMaxIdleTime = 30 * time.Minute
 )
 
 // Constraint names the conflict mapping knows (see migrations/00001_init.sql,
@@ -49,17 +49,41 @@ type Store struct {
 	reader
 	db    *sqlx.DB
 	stmts *stmtcache.Cache
+	cfg   pq.Config     // for Migrate's own connection
+	bound time.Duration // CallTimeout
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open connects to the PostgreSQL database at url (a postgres:// URL or a
-// key=value connection string, as lib/pq accepts), sizes the connection pool,
-// sets a per-statement timeout (30s unless the URL sets statement_timeout)
-// and the UTC time zone on every session, and pings the server. It does not
-// migrate; call Migrate. It returns an error when url cannot be parsed or the
-// server does not answer before ctx ends.
+// Options bound the time a Store waits for the database; zero fields take
+// the defaults.
+type Options struct {
+	// StatementTimeout is the statement_timeout of every session: the
+	// server cancels a statement (lock waits included) that runs longer.
+	// Zero keeps the URL's statement_timeout, or DefaultStatementTimeout
+	// when the URL sets none.
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds establishing a connection. Zero keeps the
+	// URL's connect_timeout, or DefaultConnectTimeout when it sets none.
+	ConnectTimeout time.Duration
+}
+
+// Open is OpenWith with default Options.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith connects to the PostgreSQL database at url (a postgres:// URL or
+// a key=value connection string, as lib/pq accepts), sizes the connection
+// pool, sets the statement timeout and the connect timeout of o and the UTC
+// time zone on every session, and pings the server. A connection that
+// awaits an answer and hears nothing for the statement timeout plus two
+// seconds is given up as broken (the server would have ended the statement
+// by then), so a silent server cannot hold a caller forever; a statement
+// timeout of 0 (disabled) disables that bound too. It does not migrate;
+// call Migrate. It returns an error when url cannot be parsed or the server
+// does not answer before ctx ends.
+func OpenWith(ctx context.Context, url string, o Options) (*Store, error) {
 	cfg, err := pq.NewConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse connection url: %w", err)
@@ -67,8 +91,20 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if cfg.Runtime == nil {
 		cfg.Runtime = map[string]string{}
 	}
-	if _, ok := cfg.Runtime["statement_timeout"]; !ok {
-		cfg.Runtime["statement_timeout"] = statementTimeout
+	if o.StatementTimeout > 0 {
+		cfg.Runtime["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	} else if _, ok := cfg.Runtime["statement_timeout"]; !ok {
+		cfg.Runtime["statement_timeout"] = strconv.FormatInt(DefaultStatementTimeout.Milliseconds(), 10)
+	}
+	statement, ok := pgInterval(cfg.Runtime["statement_timeout"])
+	if !ok {
+		return nil, fmt.Errorf("postgres: statement_timeout %q: use a number of milliseconds or a number with a unit (ms, s, min, h)", cfg.Runtime["statement_timeout"])
+	}
+	switch {
+	case o.ConnectTimeout > 0:
+		cfg.ConnectTimeout = o.ConnectTimeout
+	case cfg.ConnectTimeout <= 0:
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	if cfg.TZ == "" {
 		cfg.TZ = "UTC"
@@ -77,6 +113,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connector: %w", err)
 	}
+	var bound time.Duration
+	if statement > 0 {
+		bound = statement + silenceMargin
+	}
+	connector.Dialer(watchDialer{silence: bound})
 	sdb := sql.OpenDB(connector)
 	sdb.SetMaxOpenConns(maxOpenConns)
 	sdb.SetMaxIdleConns(maxOpenConns)
@@ -88,8 +129,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
 	stmts := stmtcache.New(db)
-	return &Store{reader: reader{q: stmtcache.Conn{DB: db, Cache: stmts}}, db: db, stmts: stmts}, nil
+	return &Store{reader: reader{q: stmtcache.Conn{DB: db, Cache: stmts}}, db: db, stmts: stmts, cfg: cfg, bound: bound}, nil
 }
+
+// CallTimeout is how long one call may wait for the database before it is
+// given up (the statement timeout plus a margin; 0 when statements are not
+// bounded): the bound store.Guard should put on each call.
+func (s *Store) CallTimeout() time.Duration { return s.bound }
 
 // MigrationsFS returns the embedded migration files (migrations/*.sql), for
 // tools that fingerprint or inspect the schema (internal/pgtest derives its
@@ -112,7 +158,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migration locker: %w", err)
 	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, s.db.DB, MigrationsFS(),
+	// Migrations run on a connection of their own without the sessions'
+	// statement timeout: building an index on a large table may take
+	// longer than any request should.
+	cfg := s.cfg.Clone()
+	cfg.Runtime["statement_timeout"] = "0"
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	mdb := sql.OpenDB(connector)
+	defer mdb.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, mdb, MigrationsFS(),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 	)
@@ -130,7 +187,20 @@ func (s *Store) Migrate(ctx context.Context) error {
 // unchanged; a panic in fn rolls back and panics again. An error beginning or
 // committing the transaction is returned wrapped.
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	// Waiting for a connection is bounded like any call (store.Guard
+	// bounds the others); the transaction itself is as long as its
+	// statements, each bounded by the statement timeout.
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if s.bound > 0 {
+		actx, cancel = context.WithTimeout(ctx, s.bound)
+	}
+	conn, err := s.db.Connx(actx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
@@ -157,9 +227,18 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx stor
 }
 
 // Ping checks that the database answers; it returns the driver's error when
-// it does not.
+// it does not, and ctx's error when ctx ends first, even if the server has
+// gone silent and the driver still waits for it (readiness checks must
+// answer in their own time).
 func (s *Store) Ping(ctx context.Context) error {
-	return s.db.PingContext(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.db.PingContext(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close closes the connection pool; it returns the error of closing it.

@@ -77,6 +77,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"StatusByDisplayName", testStatusByDisplayName},
 		{"NoTotal", testNoTotal},
 		{"CountDeliveries", testCountDeliveries},
+		{"BrakeState", testBrakeState}, {"DeprovisionCounts", testDeprovisionCounts}, {"BrakeConcurrency", testBrakeConcurrency},
+		{"IdempotencyPut", testIdempotencyPut}, {"IdempotencyClaim", testIdempotencyClaim},
+		{"IdempotencyConcurrent", testIdempotencyConcurrent}, {"IdempotencyPurge", testIdempotencyPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
