@@ -32,9 +32,10 @@ func (s *server) newLimiter() *ratelimit.Limiter {
 }
 
 // rateLimit lets an authenticated request through when both its token's
-// and its tenant's bucket allow it, and answers it with a SCIM 429 and
-// Retry-After otherwise, after holding it for the configured pause
-// (ratelimit.Limiter.Hold). It runs after authenticate and before the audit
+// and its tenant's bucket allow it — once fewer than the configured
+// number of the tenant's requests are running (ratelimit.Limiter.Enter) —
+// and answers it with a SCIM 429 and Retry-After otherwise, after holding
+// it for the configured pause (ratelimit.Limiter.Hold). It runs after authenticate and before the audit
 // of attempts: a refused request changes nothing and writes nothing, so a
 // flood of them costs no database work. The operations of a /Bulk request
 // are routed through here again, one request each; the batched creations
@@ -58,6 +59,12 @@ func (s *server) rateLimit(next http.Handler) http.Handler {
 			return
 		}
 		if !op {
+			// A Bulk's operations run inside their request's slot.
+			release, err := s.limiter.Enter(ctx, p.TenantID)
+			if err != nil {
+				return // the client went away while the tenant's slots were taken
+			}
+			defer release()
 			r = r.WithContext(context.WithValue(ctx, admittedKey{}, true))
 		}
 		next.ServeHTTP(w, r)

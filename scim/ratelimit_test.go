@@ -3,9 +3,11 @@ package scim
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,6 +329,43 @@ func BenchmarkRateLimited(b *testing.B) {
 			if st := do(auth, "GET", lookup, ""); st != 200 {
 				b.Fatalf("status %d, want 200", st)
 			}
+		}
+	})
+}
+
+// TestRateLimitConcurrent: with one request of a tenant running at a time,
+// a /Bulk's operations run inside their request's slot (no deadlock) and
+// concurrent requests queue instead of failing. (That tenants do not wait
+// for each other is TestEnter's, in internal/ratelimit.)
+func TestRateLimitConcurrent(t *testing.T) {
+	testenv.ForEach(t, func(t *testing.T, s store.Store) {
+		h, _ := limitedHarness(t, s, ratelimit.Limits{Concurrent: 1})
+		r := h.req("POST", "/Bulk", bulkOps(20, func(i int) map[string]any {
+			return map[string]any{"method": "POST", "path": "/Groups", "bulkId": fmt.Sprint("g", i),
+				"data": map[string]any{"displayName": fmt.Sprint("group ", i)}}
+		}))
+		if got := bulkStatuses(t, r); got["201"] != 20 {
+			t.Fatalf("bulk under a cap of 1: %v, want 20 × 201", got)
+		}
+		var wg sync.WaitGroup
+		statuses := make(chan int, 12)
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses <- h.req("POST", "/Users", map[string]any{
+					"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": fmt.Sprintf("c%d@example.com", i)}).Status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		for st := range statuses {
+			if st != http.StatusCreated {
+				t.Fatalf("a queued create answered %d, want 201", st)
+			}
+		}
+		if n := get(h.req("GET", "/Users?count=0", nil).must(t, 200).Body, "totalResults"); n != float64(12) {
+			t.Fatalf("%v users exist, want the 12 created", n)
 		}
 	})
 }

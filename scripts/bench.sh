@@ -87,7 +87,7 @@ token=$("$work/scimd" token create --tenant bench 2>/dev/null)
 # Port 0: the kernel picks a free port; scimd logs the address it got.
 # Rate limits are off: the benchmark measures what scimd can serve, not the
 # per-tenant budget (docs/security.md measures the limits themselves).
-SCIMD_LOG_LEVEL=info SCIMD_RATE_TENANT=0 SCIMD_RATE_TOKEN=0 \
+SCIMD_LOG_LEVEL=info SCIMD_RATE_TENANT=0 SCIMD_RATE_TOKEN=0 SCIMD_RATE_CONCURRENT=0 \
 	"$work/scimd" serve --addr 127.0.0.1:0 2>"$work/serve.log" &
 pid=$!
 base=""

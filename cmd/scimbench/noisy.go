@@ -299,8 +299,8 @@ func (f *flood) run(ctx context.Context, b *bench, c *client, rng *rand.Rand, in
 func (f *flood) row(name string, wall time.Duration, limits ratelimit.Limits) Row {
 	r := summarize(name, "scim", floodConc, &f.accepted, wall)
 	total := f.accepted.errors + len(f.accepted.lat) + int(f.refused.Load())
-	r.Note = fmt.Sprintf("tenant N: %d requests (%.0f/s), %d accepted, %d refused with 429 (limits: tenant %s, token %s, refusals held %s)",
-		total, float64(total)/wall.Seconds(), len(f.accepted.lat), f.refused.Load(), limits.Tenant, limits.Token, limits.Pause)
+	r.Note = fmt.Sprintf("tenant N: %d requests (%.0f/s), %d accepted, %d refused with 429 (limits: tenant %s, token %s, refusals held %s, %d of a tenant's requests at once)",
+		total, float64(total)/wall.Seconds(), len(f.accepted.lat), f.refused.Load(), limits.Tenant, limits.Token, limits.Pause, limits.Concurrent)
 	return r
 }
 

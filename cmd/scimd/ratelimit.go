@@ -13,11 +13,13 @@ import (
 // SCIMD_RATE_TENANT and SCIMD_RATE_TOKEN (requests per second, default
 // ratelimit.DefaultTenantRate and DefaultTokenRate; 0 disables that
 // limit), SCIMD_RATE_TENANT_BURST and SCIMD_RATE_TOKEN_BURST (requests,
-// default twice the rate) and SCIMD_RATE_PAUSE (how long a refused
-// request is held before its 429, default ratelimit.DefaultPause). It
-// returns an error naming the variable for a value that is not a finite
-// number ≥ 0 (rates), a whole number ≥ 1 (bursts) or a duration from 0s
-// to 5s (the pause).
+// default twice the rate), SCIMD_RATE_PAUSE (how long a refused request
+// is held before its 429, default ratelimit.DefaultPause) and
+// SCIMD_RATE_CONCURRENT (how many of a tenant's requests run at once,
+// default ratelimit.DefaultConcurrent; 0 does not cap them). It returns an
+// error naming the variable for a value that is not a finite number ≥ 0
+// (rates), a whole number ≥ 1 (bursts), a duration from 0s to 5s (the
+// pause) or a whole number from 0 to 10000 (the cap).
 func (e *env) rateLimits() (ratelimit.Limits, error) {
 	d := ratelimit.Defaults()
 	tenant, err := e.rateLimit("SCIMD_RATE_TENANT", d.Tenant.Rate)
@@ -35,7 +37,14 @@ func (e *env) rateLimits() (ratelimit.Limits, error) {
 			return ratelimit.Limits{}, fmt.Errorf("SCIMD_RATE_PAUSE %q: use a duration from 0s to 5s", v)
 		}
 	}
-	return ratelimit.Limits{Tenant: tenant, Token: token, Pause: pause}, nil
+	concurrent := d.Concurrent
+	if v := e.getenv("SCIMD_RATE_CONCURRENT"); v != "" {
+		var err error
+		if concurrent, err = strconv.Atoi(v); err != nil || concurrent < 0 || concurrent > 10000 {
+			return ratelimit.Limits{}, fmt.Errorf("SCIMD_RATE_CONCURRENT %q: use a number of requests from 0 to 10000 (0: no cap)", v)
+		}
+	}
+	return ratelimit.Limits{Tenant: tenant, Token: token, Pause: pause, Concurrent: concurrent}, nil
 }
 
 // rateLimit reads one limit: the rate from the variable name, the burst

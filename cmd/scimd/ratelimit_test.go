@@ -10,30 +10,36 @@ import (
 
 func TestRateLimitSettings(t *testing.T) {
 	lim := func(rate float64, burst int) ratelimit.Limit { return ratelimit.Limit{Rate: rate, Burst: burst} }
-	const pause = ratelimit.DefaultPause
+	const pause, conc = ratelimit.DefaultPause, ratelimit.DefaultConcurrent
 	for _, tc := range []struct {
 		name    string
 		env     map[string]string
 		want    ratelimit.Limits
 		wantErr string // part of the error; "" for none
 	}{
-		{"defaults", nil, ratelimit.Limits{Tenant: lim(300, 600), Token: lim(200, 400), Pause: pause}, ""},
+		{"defaults", nil, ratelimit.Limits{Tenant: lim(300, 600), Token: lim(200, 400), Pause: pause, Concurrent: conc}, ""},
 		{"rates set, bursts follow", map[string]string{"SCIMD_RATE_TENANT": "50", "SCIMD_RATE_TOKEN": "12.5"},
-			ratelimit.Limits{Tenant: lim(50, 100), Token: lim(12.5, 25), Pause: pause}, ""},
+			ratelimit.Limits{Tenant: lim(50, 100), Token: lim(12.5, 25), Pause: pause, Concurrent: conc}, ""},
 		{"bursts set", map[string]string{"SCIMD_RATE_TENANT_BURST": "1000", "SCIMD_RATE_TOKEN_BURST": "1"},
-			ratelimit.Limits{Tenant: lim(300, 1000), Token: lim(200, 1), Pause: pause}, ""},
+			ratelimit.Limits{Tenant: lim(300, 1000), Token: lim(200, 1), Pause: pause, Concurrent: conc}, ""},
 		{"tenant off", map[string]string{"SCIMD_RATE_TENANT": "0"},
-			ratelimit.Limits{Token: lim(200, 400), Pause: pause}, ""},
-		{"both off", map[string]string{"SCIMD_RATE_TENANT": "0", "SCIMD_RATE_TOKEN": "0"}, ratelimit.Limits{Pause: pause}, ""},
+			ratelimit.Limits{Token: lim(200, 400), Pause: pause, Concurrent: conc}, ""},
+		{"both off", map[string]string{"SCIMD_RATE_TENANT": "0", "SCIMD_RATE_TOKEN": "0"}, ratelimit.Limits{Pause: pause, Concurrent: conc}, ""},
 		{"pause set", map[string]string{"SCIMD_RATE_PAUSE": "1s"},
-			ratelimit.Limits{Tenant: lim(300, 600), Token: lim(200, 400), Pause: time.Second}, ""},
+			ratelimit.Limits{Tenant: lim(300, 600), Token: lim(200, 400), Pause: time.Second, Concurrent: conc}, ""},
 		{"pause off", map[string]string{"SCIMD_RATE_PAUSE": "0s"},
-			ratelimit.Limits{Tenant: lim(300, 600), Token: lim(200, 400)}, ""},
+			ratelimit.Limits{Tenant: lim(300, 600), Token: lim(200, 400), Concurrent: conc}, ""},
 		{"pause too long", map[string]string{"SCIMD_RATE_PAUSE": "1m"}, ratelimit.Limits{}, "SCIMD_RATE_PAUSE \"1m\""},
 		{"pause negative", map[string]string{"SCIMD_RATE_PAUSE": "-1s"}, ratelimit.Limits{}, "SCIMD_RATE_PAUSE \"-1s\""},
 		{"pause without unit", map[string]string{"SCIMD_RATE_PAUSE": "250"}, ratelimit.Limits{}, "SCIMD_RATE_PAUSE \"250\""},
+		{"concurrency set", map[string]string{"SCIMD_RATE_CONCURRENT": "3"},
+			ratelimit.Limits{Tenant: lim(300, 600), Token: lim(200, 400), Pause: pause, Concurrent: 3}, ""},
+		{"everything off", map[string]string{"SCIMD_RATE_TENANT": "0", "SCIMD_RATE_TOKEN": "0", "SCIMD_RATE_CONCURRENT": "0"},
+			ratelimit.Limits{Pause: pause}, ""},
+		{"negative concurrency", map[string]string{"SCIMD_RATE_CONCURRENT": "-1"}, ratelimit.Limits{}, "SCIMD_RATE_CONCURRENT \"-1\""},
+		{"word concurrency", map[string]string{"SCIMD_RATE_CONCURRENT": "many"}, ratelimit.Limits{}, "SCIMD_RATE_CONCURRENT \"many\""},
 		{"slow rate", map[string]string{"SCIMD_RATE_TOKEN": "0.2"},
-			ratelimit.Limits{Tenant: lim(300, 600), Token: lim(0.2, 1), Pause: pause}, ""},
+			ratelimit.Limits{Tenant: lim(300, 600), Token: lim(0.2, 1), Pause: pause, Concurrent: conc}, ""},
 		{"negative rate", map[string]string{"SCIMD_RATE_TENANT": "-1"}, ratelimit.Limits{}, "SCIMD_RATE_TENANT \"-1\""},
 		{"word rate", map[string]string{"SCIMD_RATE_TOKEN": "fast"}, ratelimit.Limits{}, "SCIMD_RATE_TOKEN \"fast\""},
 		{"unit rate", map[string]string{"SCIMD_RATE_TOKEN": "200/s"}, ratelimit.Limits{}, "SCIMD_RATE_TOKEN \"200/s\""},

@@ -67,6 +67,8 @@ Rate limits (per process; past them 429 with Retry-After): SCIMD_RATE_TENANT
 default 200), SCIMD_RATE_TENANT_BURST and SCIMD_RATE_TOKEN_BURST (default
 twice the rate); 0 disables a limit. A /Bulk operation counts as a request.
 SCIMD_RATE_PAUSE (default 250ms) holds a refused request before its 429.
+SCIMD_RATE_CONCURRENT (default 4; 0: no cap) is how many of a tenant's requests
+run at once; the others wait their turn.
 Database time bounds (every command): SCIMD_DB_STATEMENT_TIMEOUT (PostgreSQL
 statement_timeout, default 10s: a request whose database is down or silent is
 answered 503 with Retry-After within about that long) and
@@ -574,7 +576,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("scimd listening", "addr", sopts.scheme()+"://"+ln.Addr().String(), "scim", printed)
-	log.Info("rate limits", "tenant", limits.Tenant.String(), "token", limits.Token.String(), "pause", limits.Pause)
+	log.Info("rate limits", "tenant", limits.Tenant.String(), "token", limits.Token.String(), "pause", limits.Pause, "concurrent_per_tenant", limits.Concurrent)
 	errc := make(chan error, 1)
 	go func() { errc <- sopts.serve(srv, ln) }()
 	select {

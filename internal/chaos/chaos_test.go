@@ -301,7 +301,7 @@ func launch(t testing.TB, name, dbURL string) *proc {
 		"SCIMD_ADDR=127.0.0.1:0", "SCIMD_LOG_FORMAT=json", "SCIMD_WEBHOOKS=off",
 		// These tests are about what survives a kill and what replicas
 		// agree on, not about rate limits: nothing is limited.
-		"SCIMD_RATE_TENANT=0", "SCIMD_RATE_TOKEN=0",
+		"SCIMD_RATE_TENANT=0", "SCIMD_RATE_TOKEN=0", "SCIMD_RATE_CONCURRENT=0",
 	}, "serve")
 }
 

@@ -74,10 +74,15 @@ type Limits struct {
 	// Pause is how long a refused request is held before its 429 is
 	// answered (see Limiter.Hold); 0 answers at once.
 	Pause time.Duration
+	// Concurrent is how many of a tenant's admitted requests may run at
+	// once (see Limiter.Enter); 0 does not cap them.
+	Concurrent int
 }
 
-// Enabled reports whether either limit is.
-func (l Limits) Enabled() bool { return l.Tenant.Enabled() || l.Token.Enabled() }
+// Enabled reports whether any limit is.
+func (l Limits) Enabled() bool {
+	return l.Tenant.Enabled() || l.Token.Enabled() || l.Concurrent > 0
+}
 
 // The default limits of scimd serve: comfortably above what identity
 // providers send (Entra ID stays under 25 requests/s per tenant), low
@@ -93,6 +98,12 @@ const (
 // second per worker instead of thousands.
 const DefaultPause = 250 * time.Millisecond
 
+// DefaultConcurrent is the Concurrent of the default limits: enough for a
+// tenant's requests at its full rate (300 requests/s of a few milliseconds
+// each need one or two at once), few enough that a tenant flooding the
+// server leaves the cores and database connections to the others.
+const DefaultConcurrent = 4
+
 // MaxHeld is the largest number of refused requests a Limiter holds at
 // once; refusals beyond it are answered at once, so holding them never
 // ties up more than that many connections.
@@ -103,9 +114,10 @@ const MaxHeld = 1024
 // refusals held for DefaultPause.
 func Defaults() Limits {
 	return Limits{
-		Tenant: Limit{Rate: DefaultTenantRate, Burst: DefaultBurst(DefaultTenantRate)},
-		Token:  Limit{Rate: DefaultTokenRate, Burst: DefaultBurst(DefaultTokenRate)},
-		Pause:  DefaultPause,
+		Tenant:     Limit{Rate: DefaultTenantRate, Burst: DefaultBurst(DefaultTenantRate)},
+		Token:      Limit{Rate: DefaultTokenRate, Burst: DefaultBurst(DefaultTokenRate)},
+		Pause:      DefaultPause,
+		Concurrent: DefaultConcurrent,
 	}
 }
 
@@ -166,6 +178,7 @@ type Limiter struct {
 	tenants *buckets
 	tokens  *buckets
 	held    chan struct{} // a slot per refused request being held
+	running sync.Map      // tenant id → chan struct{}: a slot per running request
 }
 
 // New returns a Limiter with cfg's limits, or nil (which allows
@@ -251,6 +264,30 @@ func (l *Limiter) Hold(ctx context.Context) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	}
+}
+
+// Enter waits until fewer than Concurrent requests of the tenant are
+// running, then counts the caller's as running until it calls the
+// returned release. Waiting requests cost no CPU and hold no database
+// connection, so a tenant sending many requests at once queues behind
+// itself instead of in front of the other tenants. It returns ctx's
+// error, and nothing to release, when ctx ends first. A nil Limiter, or
+// one without a Concurrent cap, lets every request in at once.
+func (l *Limiter) Enter(ctx context.Context, tenantID string) (release func(), err error) {
+	if l == nil || l.cfg.Concurrent <= 0 {
+		return func() {}, nil
+	}
+	v, ok := l.running.Load(tenantID)
+	if !ok {
+		v, _ = l.running.LoadOrStore(tenantID, make(chan struct{}, l.cfg.Concurrent))
+	}
+	slots := v.(chan struct{})
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 

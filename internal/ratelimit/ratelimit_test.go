@@ -320,3 +320,68 @@ func TestHold(t *testing.T) {
 		t.Fatalf("default pause %v: want DefaultPause, under the 1 s a refused client is told to wait", d.Pause)
 	}
 }
+
+// TestEnter: at most Concurrent requests of a tenant run at once; the
+// next waits for a release (or gives up with its context), and other
+// tenants are not held up by it.
+func TestEnter(t *testing.T) {
+	l := New(Config{Limits: Limits{Concurrent: 2}})
+	ctx := context.Background()
+	r1, err := l.Enter(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := l.Enter(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third request of tenant a waits; tenant b gets in at once.
+	if rb, err := l.Enter(ctx, "b"); err != nil {
+		t.Fatalf("tenant b waited behind tenant a: %v", err)
+	} else {
+		rb()
+	}
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.Enter(short, "a"); err == nil {
+		t.Fatal("a third request of tenant a got in while two were running")
+	}
+	entered := make(chan func())
+	go func() {
+		r3, err := l.Enter(ctx, "a")
+		if err != nil {
+			t.Error(err)
+			close(entered)
+			return
+		}
+		entered <- r3
+	}()
+	select {
+	case <-entered:
+		t.Fatal("the third request got in before a slot was released")
+	case <-time.After(50 * time.Millisecond):
+	}
+	r1()
+	r3, ok := <-entered
+	if !ok {
+		t.Fatal("the third request never got in")
+	}
+	r2()
+	r3()
+	// Every slot is free again: two requests get in without waiting.
+	for range 2 {
+		bounded, stop := context.WithTimeout(ctx, 5*time.Second)
+		_, err := l.Enter(bounded, "a")
+		stop()
+		if err != nil {
+			t.Fatalf("a slot was not released: %v", err)
+		}
+	}
+	var unlimited *Limiter
+	if rel, err := unlimited.Enter(short, "a"); err != nil || rel == nil {
+		t.Fatalf("a nil Limiter refused a request: %v", err)
+	}
+	if New(Config{Limits: Limits{Concurrent: 1}}) == nil {
+		t.Fatal("a Concurrent cap alone did not make a Limiter")
+	}
+}
