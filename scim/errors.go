@@ -37,10 +37,6 @@ type errorBody struct {
 	Detail   string   `json:"detail,omitempty"`
 }
 
-// RetryAfterUnavailable is the Retry-After (in seconds) of a 503 answered
-// because the database is unavailable (store.ErrUnavailable).
-const RetryAfterUnavailable = 5
-
 // UnavailableDetail is the detail of that 503; the database's own error
 // goes only to the log, with the request id.
 const UnavailableDetail = "the database is unavailable; retry later"
@@ -119,7 +115,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
 	}
 	if errors.Is(err, store.ErrUnavailable) {
-		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+		w.Header().Set("Retry-After", strconv.Itoa(store.RetryAfterUnavailable))
 	}
 	writeJSON(w, e.Status, errorBody{
 		Schemas: []string{schemas.ErrorURN}, Status: strconv.Itoa(e.Status), ScimType: e.ScimType, Detail: e.Detail,

@@ -59,8 +59,6 @@ const (
 	purgeBatch = 1000
 )
 
-type keyIdemCtx struct{}
-
 // idemState is the server's Idempotency-Key state: when expired keys were
 // last purged (unix nanoseconds of the server clock).
 type idemState struct {
@@ -118,42 +116,55 @@ func fingerprint(r *http.Request) (fp []byte, ok bool) {
 // keyNow is the server clock at the stores' precision.
 func (s *server) keyNow() time.Time { return s.cfg.Now().UTC().Truncate(store.TimePrecision) }
 
+// keyedRequest reads the request's Idempotency-Key and fingerprints it:
+// ok is false when the request has no key (or a body that cannot be read)
+// and the caller serves it as it would without one; a malformed key is
+// answered here (handled true). k carries the tenant, key, fingerprint and
+// times; the purge of expired keys is scheduled on done.
+func (s *server) keyedRequest(w http.ResponseWriter, r *http.Request) (k store.IdempotencyKey, ok, handled bool, done func()) {
+	key, ok, err := idempotencyKey(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return k, false, true, nil
+	}
+	if !ok {
+		return k, false, false, nil
+	}
+	fp, ok := fingerprint(r)
+	if !ok {
+		return k, false, false, nil
+	}
+	now := s.keyNow()
+	k = store.IdempotencyKey{TenantID: principal(r.Context()).TenantID, Key: key, Fingerprint: fp,
+		Created: now, Expires: now.Add(IdempotencyTTL)}
+	return k, true, false, func() { s.purgeKeys(r.Context(), now) }
+}
+
 // keyedCreate wraps the POST handler of a resource type: without an
 // Idempotency-Key it is the handler; with one, a recorded outcome of the
 // key is replayed (or refused, for another request), and otherwise the
 // handler runs with the key in its context for the create to record.
 func (s *server) keyedCreate(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key, ok, err := idempotencyKey(r)
-		if err != nil {
-			s.writeError(w, r, err)
+		k, ok, handled, done := s.keyedRequest(w, r)
+		if handled {
 			return
 		}
 		if !ok {
 			next(w, r)
 			return
 		}
-		fp, ok := fingerprint(r)
-		if !ok {
-			next(w, r)
-			return
-		}
-		p := principal(r.Context())
-		now := s.keyNow()
-		defer s.purgeKeys(r.Context(), now)
-		rec, err := s.cfg.Store.GetIdempotencyKey(r.Context(), p.TenantID, key, now)
+		defer done()
+		rec, err := s.cfg.Store.GetIdempotencyKey(r.Context(), k.TenantID, k.Key, k.Created)
 		switch {
 		case err == nil:
-			s.replay(w, r, rec, fp)
+			s.replay(w, r, rec, k.Fingerprint)
 			return
 		case !errors.Is(err, store.ErrNotFound):
 			s.writeError(w, r, err)
 			return
 		}
-		k := store.IdempotencyKey{TenantID: p.TenantID, Key: key, Fingerprint: fp, Created: now, Expires: now.Add(IdempotencyTTL)}
-		ctx := provision.WithIdempotencyKey(r.Context(), k)
-		ctx = context.WithValue(ctx, keyIdemCtx{}, k)
-		next(w, r.WithContext(ctx))
+		next(w, r.WithContext(provision.WithIdempotencyKey(r.Context(), k)))
 	}
 }
 
@@ -162,7 +173,7 @@ func (s *server) keyedCreate(next http.HandlerFunc) http.HandlerFunc {
 // committed first) gets that request's outcome; every other error is
 // answered as writeError does.
 func (s *server) writeCreateError(w http.ResponseWriter, r *http.Request, err error) {
-	k, keyed := r.Context().Value(keyIdemCtx{}).(store.IdempotencyKey)
+	k, keyed := provision.IdempotencyKeyOf(r.Context())
 	if !keyed || !errors.Is(err, store.ErrKeyInUse) {
 		s.writeError(w, r, err)
 		return
@@ -228,32 +239,24 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request, rec store.Idempo
 // or releases the key (a refusal of the whole request, which changed
 // nothing). A key claimed or recorded already is answered by replay.
 func (s *server) keyedBulk(w http.ResponseWriter, r *http.Request) {
-	key, ok, err := idempotencyKey(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	k, ok, handled, done := s.keyedRequest(w, r)
+	if handled {
 		return
 	}
 	if !ok {
 		s.bulk(w, r)
 		return
 	}
-	fp, ok := fingerprint(r)
-	if !ok {
-		s.bulk(w, r)
-		return
-	}
-	p := principal(r.Context())
-	now := s.keyNow()
-	defer s.purgeKeys(r.Context(), now)
-	k := store.IdempotencyKey{TenantID: p.TenantID, Key: key, Fingerprint: fp, State: store.IdempotencyPending,
-		ResourceType: "Bulk", Created: now, Expires: now.Add(IdempotencyTTL)}
+	defer done()
+	k.State, k.ResourceType = store.IdempotencyPending, "Bulk"
+	now := k.Created
 	rec, claimed, err := s.cfg.Store.ClaimIdempotencyKey(r.Context(), &k, now.Add(-bulkKeyStale))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if !claimed {
-		s.replay(w, r, rec, fp)
+		s.replay(w, r, rec, k.Fingerprint)
 		return
 	}
 	// The outcome is recorded even if the client has gone.

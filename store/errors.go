@@ -59,6 +59,12 @@ func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupport
 // *UnavailableError, which keeps the driver's error for the log.
 var ErrUnavailable = errors.New("store: database unavailable")
 
+// RetryAfterUnavailable is the Retry-After, in seconds, of every 503 that
+// answers an ErrUnavailable (the SCIM API, the host API, the console):
+// long enough for a restarting database, short enough for a pool to
+// reconnect on the next try.
+const RetryAfterUnavailable = 5
+
 // UnavailableError is the ErrUnavailable a store returns; Cause is the
 // driver's error, for the log only (it may name hosts and addresses).
 type UnavailableError struct {

@@ -23,7 +23,9 @@ import (
 
 	"github.com/scimd/scimd/internal/obs"
 	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
 )
 
 func main() {
@@ -243,7 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("creating a token: %w", err)
 		}
-		srv, err := serve(db, svc)
+		srv, err := serve(db, svc, ratelimit.Limits{})
 		if err != nil {
 			return err
 		}
@@ -370,13 +372,15 @@ type server struct {
 	url string
 }
 
-func serve(db dbopen.Database, svc *provision.Service) (*server, error) {
+// serve serves db with scimd's handler and the given rate limits (the
+// zero Limits: none) on a loopback port in this process.
+func serve(db store.Store, svc *provision.Service, limits ratelimit.Limits) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	h := scim.NewServer(scim.Config{Store: db, Provision: svc, Log: slog.New(slog.DiscardHandler), Metrics: obs.NewMetrics(),
-		TokenCacheTTL: scim.DefaultTokenCacheTTL})
+		TokenCacheTTL: scim.DefaultTokenCacheTTL, RateLimits: limits})
 	s := &server{
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
 		url: "http://" + ln.Addr().String() + "/scim/v2",

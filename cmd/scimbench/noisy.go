@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/scimd/scimd/internal/obs"
 	"github.com/scimd/scimd/internal/provision"
 	"github.com/scimd/scimd/internal/ratelimit"
-	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
 
@@ -80,7 +76,7 @@ func (b *bench) noisy(ctx context.Context) []Row {
 		return fail(err)
 	}
 	limits := ratelimit.Defaults()
-	srv, err := serveLimited(b, svc, limits)
+	srv, err := serve(b.db, svc, limits)
 	if err != nil {
 		return fail(err)
 	}
@@ -302,21 +298,4 @@ func (f *flood) row(name string, wall time.Duration, limits ratelimit.Limits) Ro
 	r.Note = fmt.Sprintf("tenant N: %d requests (%.0f/s), %d accepted, %d refused with 429 (limits: tenant %s, token %s, refusals held %s, %d of a tenant's requests at once)",
 		total, float64(total)/wall.Seconds(), len(f.accepted.lat), f.refused.Load(), limits.Tenant, limits.Token, limits.Pause, limits.Concurrent)
 	return r
-}
-
-// serveLimited serves the database with scimd's handler and the given
-// rate limits on a loopback port in this process.
-func serveLimited(b *bench, svc *provision.Service, limits ratelimit.Limits) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	h := scim.NewServer(scim.Config{Store: b.db, Provision: svc, Log: slog.New(slog.DiscardHandler), Metrics: obs.NewMetrics(),
-		TokenCacheTTL: scim.DefaultTokenCacheTTL, RateLimits: limits})
-	s := &server{
-		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
-		url: "http://" + ln.Addr().String() + "/scim/v2",
-	}
-	go func() { _ = s.srv.Serve(ln) }()
-	return s, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scimd/scimd/internal/pgtest"
 	"github.com/scimd/scimd/internal/provision"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/store"
 )
 
@@ -194,7 +195,7 @@ func TestSeededDocumentMatchesSCIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := serve(db, svc)
+	srv, err := serve(db, svc, ratelimit.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

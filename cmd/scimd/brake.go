@@ -22,9 +22,6 @@ func (e *env) tenantResume(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := tenant(ctx, db, pos[0]); err != nil {
-		return err
-	}
 	res, err := provision.New(db, nil, nil).ResumeDeprovisioning(ctx, cliActor, pos[0])
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no tenant named %q (scimd tenant list shows them)", pos[0])

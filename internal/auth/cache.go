@@ -20,7 +20,8 @@ const maxCached = 10000
 // made by another process reaches requests up to TTL later. Expiry itself
 // is still checked on every request by Authenticate. Forget (one cache) and
 // ForgetTokens (every cache of the process) drop what is remembered at
-// once, for revocations made through the same process. It is safe for
+// once, for revocations made through the same process (provision.RevokeToken
+// calls ForgetTokens). It is safe for
 // concurrent use.
 type Cache struct {
 	r   TokenReader
@@ -42,8 +43,8 @@ var generation atomic.Uint64
 
 // ForgetTokens makes every Cache of the process forget every token it
 // remembers, so that a token revoked (or changed) by this process is read
-// again, and refused, on its very next request. The console calls it after
-// a revocation; other processes see a revocation within their cache's TTL.
+// again, and refused, on its very next request. provision.RevokeToken calls
+// it after a revocation; other processes see a revocation within their cache's TTL.
 func ForgetTokens() { generation.Add(1) }
 
 // NewCache returns a Cache over r that keeps each token for ttl by the clock

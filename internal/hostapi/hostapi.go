@@ -109,10 +109,6 @@ func (h *handler) access(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, AccessResponse{UserID: id, Allowed: acc.Allowed, Reason: acc.Reason})
 }
 
-// RetryAfterUnavailable is the Retry-After (in seconds) of the 503 this API
-// answers when the database is unavailable (store.ErrUnavailable).
-const RetryAfterUnavailable = 5
-
 // fail answers with an error; an internal error is logged with the
 // request id and never shown, and a store.ErrUnavailable is answered 503
 // "unavailable" with Retry-After whatever status was asked for.
@@ -121,7 +117,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, status int, code,
 	switch {
 	case errors.Is(err, store.ErrUnavailable):
 		h.cfg.Log.WarnContext(r.Context(), "database unavailable", "request_id", rid, "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+		w.Header().Set("Retry-After", strconv.Itoa(store.RetryAfterUnavailable))
 		status, code, detail = http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry later; request id "+rid
 	case err != nil:
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "request_id", rid, "path", r.URL.Path, "err", err)

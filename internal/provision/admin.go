@@ -105,9 +105,12 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, spec TokenSpec) (str
 // RevokeToken revokes a token by id; revoking twice keeps the first time.
 // An actor bound to a tenant (a.TenantID set) revokes only that tenant's
 // tokens; the CLI's actor revokes any. An unknown id, or another tenant's,
-// is store.ErrNotFound.
+// is store.ErrNotFound. Once it has committed, every token cache of this
+// process forgets what it remembers (auth.ForgetTokens), so the revoked
+// token is refused on its next request here; other processes refuse it
+// within their cache's TTL.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, tokenID string) error {
-	return s.update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(ctx, func(ctx context.Context, tx store.Tx) error {
 		tenantID, err := tokenTenant(ctx, tx, a.TenantID, tokenID)
 		if err != nil {
 			return err
@@ -119,6 +122,10 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, tokenID string) erro
 		a.TenantID = tenantID
 		return s.record(ctx, tx, a, now, "token.revoke", "Token", tokenID, 200, []string{"revoked"}, nil)
 	})
+	if err == nil {
+		auth.ForgetTokens()
+	}
+	return err
 }
 
 // tokenTenant finds the tenant of a token by id among the tokens of

@@ -20,11 +20,18 @@ func WithIdempotencyKey(ctx context.Context, k store.IdempotencyKey) context.Con
 	return context.WithValue(ctx, idemKeyCtx{}, k)
 }
 
+// IdempotencyKeyOf returns the Idempotency-Key WithIdempotencyKey put in
+// ctx; ok is false when there is none.
+func IdempotencyKeyOf(ctx context.Context) (k store.IdempotencyKey, ok bool) {
+	k, ok = ctx.Value(idemKeyCtx{}).(store.IdempotencyKey)
+	return k, ok
+}
+
 // putKey records the context's Idempotency-Key, if any, for the resource
 // of type rtype and id a create is writing in tx. Errors are
 // PutIdempotencyKey's (store.ErrKeyInUse for a live key).
 func putKey(ctx context.Context, tx store.Tx, rtype, id string) error {
-	k, ok := ctx.Value(idemKeyCtx{}).(store.IdempotencyKey)
+	k, ok := IdempotencyKeyOf(ctx)
 	if !ok {
 		return nil
 	}
