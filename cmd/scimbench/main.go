@@ -173,6 +173,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer db.Close()
+		if cfg.base == "" {
+			// Serving in this process: the processors scimd serve would run with.
+			if before, after := dbopen.SetProcs(target, os.Getenv); after != before {
+				fmt.Fprintf(stderr, "GOMAXPROCS %d → %d, as scimd serve sets it for SQLite\n", before, after)
+			}
+		}
 		b.db = db
 		if b.tenantID, err = ensureTenant(ctx, db, cfg.tenant); err != nil {
 			return err

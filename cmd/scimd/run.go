@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/scimd/scimd/internal/dbopen"
 	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/obs"
 	"github.com/scimd/scimd/internal/policy"
@@ -533,6 +534,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if t, err := dbopen.Parse(e.dbURL); err == nil {
+		// SQLite's file I/O blocks a Go processor at a time (dbopen.Target.Procs).
+		if before, after := dbopen.SetProcs(t, e.getenv); after != before {
+			log.Info("GOMAXPROCS raised for SQLite's blocking file I/O", "from", before, "to", after)
+		}
+	}
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
