@@ -25,14 +25,10 @@ test: lint
 test-e2e:
 	$(GO) test -race -tags e2e -count=1 -run E2E ./internal/console/
 
-## fuzz: run every fuzz target for $(FUZZTIME) each, one after the other (FUZZTIME=60s for longer).
+## fuzz: run every fuzz target for $(FUZZTIME) each, one after the other (FUZZTIME=60s for longer); scripts/fuzz.sh.
 ## Plain `make test` replays the committed corpora (testdata/fuzz/); a failing input is written there.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME) ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzQuickCompare$$' -fuzztime $(FUZZTIME) ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzResource$$' -fuzztime $(FUZZTIME) ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzBulk$$' -fuzztime $(FUZZTIME) ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME) ./scim/patch/
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 ## lint: gofmt, go vet and staticcheck must be clean
 lint:
