@@ -33,8 +33,6 @@ func SetProcs(t Target, getenv func(string) string) (before, after int) {
 		return before, before
 	}
 	after = t.Procs(before)
-	if after != before {
-		runtime.GOMAXPROCS(after)
-	}
+	runtime.GOMAXPROCS(after)
 	return before, after
 }
